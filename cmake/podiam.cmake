@@ -1,0 +1,44 @@
+# Helpers that give every folder the same shape: one library target, one test binary.
+#
+#   podiam_library(NAME base SOURCES a.cpp b.cpp DEPS fmt::fmt)
+#     -> target podiam_base, alias podiam::base, include root src/
+#   podiam_test(NAME base SOURCES a_test.cpp DEPS podiam::base)
+#     -> executable podiam_base_test registered with ctest through gtest_discover_tests
+
+set(PODIAM_SOURCE_ROOT "${CMAKE_CURRENT_LIST_DIR}/..")
+
+add_library(podiam_warnings INTERFACE)
+target_compile_options(podiam_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
+  -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough -Wformat=2
+  # GCC 12 warns when a designated initializer omits members that have defaults, which is the
+  # whole point of Options structs with designated initialisers.
+  -Wno-missing-field-initializers
+  $<$<BOOL:${PODIAM_WERROR}>:-Werror>)
+
+add_library(podiam_sanitize INTERFACE)
+if(PODIAM_SANITIZE)
+  target_compile_options(podiam_sanitize INTERFACE
+    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(podiam_sanitize INTERFACE -fsanitize=address,undefined)
+endif()
+
+function(podiam_library)
+  cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS" ${ARGN})
+  set(target podiam_${ARG_NAME})
+  add_library(${target} STATIC ${ARG_SOURCES})
+  add_library(podiam::${ARG_NAME} ALIAS ${target})
+  target_include_directories(${target} PUBLIC "${PODIAM_SOURCE_ROOT}/src")
+  target_link_libraries(${target} PUBLIC ${ARG_DEPS} PRIVATE podiam_warnings podiam_sanitize)
+  target_link_libraries(${target} INTERFACE podiam_sanitize)
+endfunction()
+
+function(podiam_test)
+  cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS" ${ARGN})
+  set(target podiam_${ARG_NAME}_test)
+  add_executable(${target} ${ARG_SOURCES})
+  target_include_directories(${target} PRIVATE "${PODIAM_SOURCE_ROOT}")
+  target_link_libraries(${target} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main
+                                          podiam_warnings podiam_sanitize)
+  gtest_discover_tests(${target} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit)
+endfunction()
