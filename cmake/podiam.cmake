@@ -10,7 +10,7 @@ set(PODIAM_SOURCE_ROOT "${CMAKE_CURRENT_LIST_DIR}/..")
 add_library(podiam_warnings INTERFACE)
 target_compile_options(podiam_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
-  -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough -Wformat=2
+  -Woverloaded-virtual -Wimplicit-fallthrough -Wformat=2
   # GCC 12 warns when a designated initializer omits members that have defaults, which is the
   # whole point of Options structs with designated initialisers.
   -Wno-missing-field-initializers
