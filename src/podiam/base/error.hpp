@@ -19,25 +19,24 @@ namespace podiam {
 // Closed set of failure kinds. Each edge (HTTP handlers, CLI) maps these to its own vocabulary in
 // exactly one place.
 enum class ErrorCode {
-  kInvalidArgument,    // the caller sent something malformed
-  kNotFound,           // the thing asked for does not exist
-  kPermissionDenied,   // authenticated, but policy says no
-  kUnauthenticated,    // identity missing, bad or expired
-  kFailedPrecondition, // state does not allow it yet (e.g. not synced)
-  kResourceExhausted,  // throttled or over a limit
-  kDeadlineExceeded,   // ran out of time
-  kUnavailable,        // upstream down or unreachable; usually retryable
-  kUpstreamInvalid,    // upstream answered something we cannot parse
-  kConflict,           // concurrent modification, already exists
-  kInternal,           // a bug or an impossible state
+  kInvalidArgument,     // the caller sent something malformed
+  kNotFound,            // the thing asked for does not exist
+  kPermissionDenied,    // authenticated, but policy says no
+  kUnauthenticated,     // identity missing, bad or expired
+  kFailedPrecondition,  // state does not allow it yet (e.g. not synced)
+  kResourceExhausted,   // throttled or over a limit
+  kDeadlineExceeded,    // ran out of time
+  kUnavailable,         // upstream down or unreachable; usually retryable
+  kUpstreamInvalid,     // upstream answered something we cannot parse
+  kConflict,            // concurrent modification, already exists
+  kInternal,            // a bug or an impossible state
 };
 
 std::string_view ErrorCodeName(ErrorCode code);
 
 class Error {
  public:
-  Error(ErrorCode code, std::string message, std::string upstream_code = {},
-        bool retryable = false)
+  Error(ErrorCode code, std::string message, std::string upstream_code = {}, bool retryable = false)
       : code_(code),
         message_(std::move(message)),
         upstream_code_(std::move(upstream_code)),

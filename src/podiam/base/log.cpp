@@ -28,8 +28,8 @@ std::shared_ptr<spdlog::logger> g_logger;  // guarded by g_sink_mu for replaceme
 std::ostringstream* g_capture = nullptr;   // guarded by g_sink_mu
 
 std::shared_ptr<spdlog::logger> MakeStderrLogger() {
-  auto logger = std::make_shared<spdlog::logger>(
-      "podiam", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger =
+      std::make_shared<spdlog::logger>("podiam", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_pattern("%v");
   logger->set_level(spdlog::level::trace);
   logger->flush_on(spdlog::level::trace);
@@ -69,9 +69,15 @@ bool LooksLikeOpaqueSecret(std::string_view run) {
   return upper && lower && digit;
 }
 
-constexpr std::array<std::string_view, 9> kSecretKeys = {
-    "secretaccesskey", "sessiontoken", "token", "authorization", "x-aws-ec2-metadata-token",
-    "password", "secret", "x-amz-security-token", "bearer"};
+constexpr std::array<std::string_view, 9> kSecretKeys = {"secretaccesskey",
+                                                         "sessiontoken",
+                                                         "token",
+                                                         "authorization",
+                                                         "x-aws-ec2-metadata-token",
+                                                         "password",
+                                                         "secret",
+                                                         "x-amz-security-token",
+                                                         "bearer"};
 
 bool EndsWithSecretKey(std::string_view before) {
   // `before` ends right before a separator; take the trailing identifier, case-insensitively.
@@ -281,13 +287,17 @@ void Logger::Log(Level level, std::string_view message, std::initializer_list<Fi
 }
 
 namespace {
-std::ostringstream g_capture_buffer;  // guarded by g_sink_mu
+// Guarded by g_sink_mu. Function-local so that nothing can throw during static initialisation.
+std::ostringstream& CaptureBuffer() {
+  static std::ostringstream buffer;
+  return buffer;
+}
 }  // namespace
 
 Capture::Capture() {
   std::lock_guard lock(g_sink_mu);
-  g_capture_buffer.str({});
-  g_capture = &g_capture_buffer;
+  CaptureBuffer().str({});
+  g_capture = &CaptureBuffer();
 }
 
 Capture::~Capture() {
@@ -297,7 +307,7 @@ Capture::~Capture() {
 
 std::string Capture::Text() const {
   std::lock_guard lock(g_sink_mu);
-  return g_capture_buffer.str();
+  return CaptureBuffer().str();
 }
 
 }  // namespace podiam::log

@@ -76,11 +76,21 @@ class Logger {
   [[nodiscard]] bool Enabled(Level level) const;
   void Log(Level level, std::string_view message, std::initializer_list<Field> fields = {}) const;
 
-  void Trace(std::string_view m, std::initializer_list<Field> f = {}) const { Log(Level::kTrace, m, f); }
-  void Debug(std::string_view m, std::initializer_list<Field> f = {}) const { Log(Level::kDebug, m, f); }
-  void Info(std::string_view m, std::initializer_list<Field> f = {}) const { Log(Level::kInfo, m, f); }
-  void Warn(std::string_view m, std::initializer_list<Field> f = {}) const { Log(Level::kWarn, m, f); }
-  void Error(std::string_view m, std::initializer_list<Field> f = {}) const { Log(Level::kError, m, f); }
+  void Trace(std::string_view m, std::initializer_list<Field> f = {}) const {
+    Log(Level::kTrace, m, f);
+  }
+  void Debug(std::string_view m, std::initializer_list<Field> f = {}) const {
+    Log(Level::kDebug, m, f);
+  }
+  void Info(std::string_view m, std::initializer_list<Field> f = {}) const {
+    Log(Level::kInfo, m, f);
+  }
+  void Warn(std::string_view m, std::initializer_list<Field> f = {}) const {
+    Log(Level::kWarn, m, f);
+  }
+  void Error(std::string_view m, std::initializer_list<Field> f = {}) const {
+    Log(Level::kError, m, f);
+  }
 
   [[nodiscard]] const std::string& component() const { return component_; }
 

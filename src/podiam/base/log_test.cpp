@@ -27,8 +27,8 @@ TEST(LogTest, TextLineHasComponentMessageAndFields) {
 }
 
 TEST(LogTest, JsonLineIsValidJson) {
-  std::string line = FormatLine(Format::kJson, Level::kWarn, "sts", kWhen, "throttled \"x\"",
-                                {{"role", "app"}});
+  std::string line =
+      FormatLine(Format::kJson, Level::kWarn, "sts", kWhen, "throttled \"x\"", {{"role", "app"}});
   auto parsed = nlohmann::json::parse(line);
   EXPECT_EQ(parsed["level"], "warn");
   EXPECT_EQ(parsed["component"], "sts");
@@ -55,8 +55,7 @@ TEST(LogTest, ScrubMasksValuesAfterSecretKeys) {
   EXPECT_EQ(Scrub(R"({"AccessKeyId":"ASIAX","SecretAccessKey":"abc","Token":"def"})"),
             R"({"AccessKeyId":"ASIAX","SecretAccessKey":"<redacted>","Token":"<redacted>"})");
   EXPECT_EQ(Scrub("Authorization: Bearer abc.def"), "Authorization: Bearer <redacted>");
-  EXPECT_EQ(Scrub("X-aws-ec2-metadata-token: AQAAAshort"),
-            "X-aws-ec2-metadata-token: <redacted>");
+  EXPECT_EQ(Scrub("X-aws-ec2-metadata-token: AQAAAshort"), "X-aws-ec2-metadata-token: <redacted>");
   EXPECT_EQ(Scrub("password=hunter2&user=bob"), "password=<redacted>&user=bob");
 }
 

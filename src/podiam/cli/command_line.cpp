@@ -19,7 +19,8 @@ struct SubcommandInfo {
 constexpr std::array<SubcommandInfo, 6> kSubcommands = {{
     {Command::kAgent, "agent",
      "Node agent: serves each pod its own role's credentials on the EC2 metadata address"},
-    {Command::kServer, "server", "Central credential server that agents ask over mTLS (kiam-style)"},
+    {Command::kServer, "server",
+     "Central credential server that agents ask over mTLS (kiam-style)"},
     {Command::kWebhook, "webhook",
      "Mutating admission webhook injecting web identity (IRSA) settings into pods"},
     {Command::kController, "controller",
@@ -89,6 +90,7 @@ Invocation ParseCommandLine(const std::vector<std::string>& args) {
       ->capture_default_str();
 
   std::vector<std::pair<CLI::App*, Command>> subs;
+  subs.reserve(kSubcommands.size());
   for (const auto& s : kSubcommands) {
     subs.emplace_back(app.add_subcommand(s.name, s.description), s.command);
   }

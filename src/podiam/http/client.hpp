@@ -40,7 +40,8 @@ class HttpClient {
 
   // Streams the body (watches): the returned Response has status and headers and an empty body;
   // `on_chunk` sees the body as it arrives. request.timeout bounds the time between reads.
-  virtual Result<Response> Stream(const ClientRequest& request, const BodyChunkCallback& on_chunk) = 0;
+  virtual Result<Response> Stream(const ClientRequest& request,
+                                  const BodyChunkCallback& on_chunk) = 0;
 };
 
 }  // namespace podiam::http

@@ -7,8 +7,7 @@
 namespace podiam::http {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
@@ -17,15 +16,16 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 std::optional<std::string_view> Headers::Get(std::string_view name) const {
   for (const auto& [k, v] : items_) {
     if (EqualsIgnoreCase(k, name)) {
-      return std::string_view(v);
+      return std::string_view{v};
     }
   }
   return std::nullopt;
 }
 
 std::size_t Headers::Count(std::string_view name) const {
-  return static_cast<std::size_t>(std::count_if(
-      items_.begin(), items_.end(), [&](const auto& kv) { return EqualsIgnoreCase(kv.first, name); }));
+  return static_cast<std::size_t>(std::count_if(items_.begin(), items_.end(), [&](const auto& kv) {
+    return EqualsIgnoreCase(kv.first, name);
+  }));
 }
 
 void Headers::Set(std::string_view name, std::string_view value) {
@@ -70,26 +70,46 @@ Response Response::Json(int status, std::string body) {
 
 std::string_view ReasonPhrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 413:
+      return "Payload Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Unknown";
   }
 }
 
@@ -106,7 +126,8 @@ Result<Url> ParseUrl(std::string_view text) {
   Url url;
   auto sep = text.find("://");
   if (sep == std::string_view::npos) {
-    return MakeError(ErrorCode::kInvalidArgument, "URL has no scheme: expected http:// or https://");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "URL has no scheme: expected http:// or https://");
   }
   url.scheme = std::string(text.substr(0, sep));
   std::transform(url.scheme.begin(), url.scheme.end(), url.scheme.begin(),
@@ -159,9 +180,9 @@ Result<Url> ParseUrl(std::string_view text) {
     auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
     if (ec != std::errc() || ptr != port_text.data() + port_text.size() || value == 0 ||
         value > 65535) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "URL port must be a number from 1 to 65535, got '" + std::string(port_text) +
-                           "'");
+      return MakeError(
+          ErrorCode::kInvalidArgument,
+          "URL port must be a number from 1 to 65535, got '" + std::string(port_text) + "'");
     }
     url.port = static_cast<std::uint16_t>(value);
   }

@@ -47,9 +47,9 @@ TEST(UrlTest, ParsesHttpAndHttpsWithDefaultsAndIpv6) {
 }
 
 TEST(UrlTest, RejectsMalformedUrlsWithClearMessages) {
-  for (const char* bad : {"sts.amazonaws.com", "ftp://x", "http://", "http://u:p@host/",
-                          "http://host:0", "http://host:70000", "http://host:12ab", "http://[::1",
-                          "http://host/#frag"}) {
+  for (const char* bad :
+       {"sts.amazonaws.com", "ftp://x", "http://", "http://u:p@host/", "http://host:0",
+        "http://host:70000", "http://host:12ab", "http://[::1", "http://host/#frag"}) {
     auto r = ParseUrl(bad);
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);

@@ -5,8 +5,8 @@
 // Thread-safety: add routes before serving; Handle() is then safe from any thread.
 //
 //   http::Router router;
-//   router.Get("/healthz", MakeSyncHandler([](const Request&) { return Response::Text(200, "ok\n"); }));
-//   router.Prefix("GET", "/debug/", debug_handler);
+//   router.Get("/healthz", MakeSyncHandler([](const Request&) { return Response::Text(200, "ok\n");
+//   })); router.Prefix("GET", "/debug/", debug_handler);
 #pragma once
 
 #include <memory>

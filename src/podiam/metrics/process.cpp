@@ -83,7 +83,7 @@ void RegisterProcessMetrics(Registry& registry) {
   registry.AddCallbackGauge("process_open_fds", "Number of open file descriptors.",
                             OpenFileDescriptors);
   registry.AddCallbackCounter("process_cpu_seconds_total",
-                            "Total user and system CPU time spent in seconds.", CpuSeconds);
+                              "Total user and system CPU time spent in seconds.", CpuSeconds);
   registry.AddCallbackGauge("process_start_time_seconds",
                             "Start time of the process since unix epoch in seconds.",
                             StartTimeSeconds);

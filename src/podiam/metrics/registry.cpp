@@ -54,6 +54,10 @@ std::string EscapeHelp(std::string_view help) {
 
 }  // namespace
 
+std::vector<double> LatencyBuckets() {
+  return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+}
+
 void Counter::Inc(double by) {
   if (by < 0) {
     return;  // counters never go down
@@ -129,8 +133,8 @@ Registry::~Registry() = default;
 
 Family<Counter>& Registry::AddCounter(std::string name, std::string help,
                                       std::vector<std::string> label_names) {
-  auto family = std::make_unique<Family<Counter>>(std::move(name), std::move(help),
-                                                  std::move(label_names));
+  auto family =
+      std::make_unique<Family<Counter>>(std::move(name), std::move(help), std::move(label_names));
   auto& ref = *family;
   std::lock_guard lock(mu_);
   entries_.push_back(std::make_unique<Entry>(Entry{std::move(family), {}, {}, {}, false}));
@@ -160,17 +164,15 @@ Family<Histogram>& Registry::AddHistogram(std::string name, std::string help,
 
 void Registry::AddCallbackGauge(std::string name, std::string help, std::function<double()> read) {
   std::lock_guard lock(mu_);
-  entries_.push_back(std::make_unique<Entry>(Entry{std::unique_ptr<Family<Gauge>>{},
-                                                   std::move(name), std::move(help),
-                                                   std::move(read), false}));
+  entries_.push_back(std::make_unique<Entry>(Entry{
+      std::unique_ptr<Family<Gauge>>{}, std::move(name), std::move(help), std::move(read), false}));
 }
 
 void Registry::AddCallbackCounter(std::string name, std::string help,
                                   std::function<double()> read) {
   std::lock_guard lock(mu_);
-  entries_.push_back(std::make_unique<Entry>(Entry{std::unique_ptr<Family<Gauge>>{},
-                                                   std::move(name), std::move(help),
-                                                   std::move(read), true}));
+  entries_.push_back(std::make_unique<Entry>(Entry{
+      std::unique_ptr<Family<Gauge>>{}, std::move(name), std::move(help), std::move(read), true}));
 }
 
 std::string Registry::Render() const {
@@ -179,9 +181,8 @@ std::string Registry::Render() const {
   for (const auto& entry : entries_) {
     if (entry->read) {
       out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", entry->name,
-                         EscapeHelp(entry->help), entry->name,
-                         entry->counter ? "counter" : "gauge", entry->name,
-                         FormatValue(entry->read()));
+                         EscapeHelp(entry->help), entry->name, entry->counter ? "counter" : "gauge",
+                         entry->name, FormatValue(entry->read()));
       continue;
     }
     std::visit(
@@ -190,16 +191,18 @@ std::string Registry::Render() const {
           const auto& name = family->name();
           const auto& names = family->label_names();
           if constexpr (std::is_same_v<F, Family<Counter>>) {
-            out += fmt::format("# HELP {} {}\n# TYPE {} counter\n", name, EscapeHelp(family->help()),
-                               name);
+            out += fmt::format("# HELP {} {}\n# TYPE {} counter\n", name,
+                               EscapeHelp(family->help()), name);
             family->ForEach([&](const auto& labels, const Counter& c) {
-              out += fmt::format("{}{} {}\n", name, LabelSet(names, labels), FormatValue(c.Value()));
+              out +=
+                  fmt::format("{}{} {}\n", name, LabelSet(names, labels), FormatValue(c.Value()));
             });
           } else if constexpr (std::is_same_v<F, Family<Gauge>>) {
             out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, EscapeHelp(family->help()),
                                name);
             family->ForEach([&](const auto& labels, const Gauge& g) {
-              out += fmt::format("{}{} {}\n", name, LabelSet(names, labels), FormatValue(g.Value()));
+              out +=
+                  fmt::format("{}{} {}\n", name, LabelSet(names, labels), FormatValue(g.Value()));
             });
           } else {
             out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name,
@@ -216,8 +219,8 @@ std::string Registry::Render() const {
               cumulative += counts.back();
               out += fmt::format("{}_bucket{} {}\n", name, LabelSet(names, labels, "le", "+Inf"),
                                  cumulative);
-              out += fmt::format("{}_sum{} {}\n", name, LabelSet(names, labels),
-                                 FormatValue(h.Sum()));
+              out +=
+                  fmt::format("{}_sum{} {}\n", name, LabelSet(names, labels), FormatValue(h.Sum()));
               // _count equals the +Inf bucket, read once so a concurrent Observe cannot make the
               // two disagree.
               out += fmt::format("{}_count{} {}\n", name, LabelSet(names, labels), cumulative);

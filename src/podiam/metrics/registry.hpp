@@ -14,7 +14,7 @@
 //                                        {"route", "code"});
 //   requests.WithLabels({"credentials", "200"}).Inc();
 //   auto& latency = registry.AddHistogram("podiam_sts_call_duration_seconds", "STS latency.",
-//                                         {"action"}, metrics::kLatencyBuckets);
+//                                         {"action"}, metrics::LatencyBuckets());
 //   latency.WithLabels({"AssumeRole"}).Observe(0.042);
 //   std::string text = registry.Render();
 #pragma once
@@ -32,9 +32,7 @@
 namespace podiam::metrics {
 
 // Seconds: 0.5 ms to 10 s, good for both loopback handlers and upstream calls.
-inline const std::vector<double> kLatencyBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                    0.05,   0.1,   0.25,   0.5,   1,    2.5,
-                                                    5,      10};
+std::vector<double> LatencyBuckets();
 
 class Counter {
  public:
@@ -126,7 +124,7 @@ class Registry {
                           std::vector<std::string> label_names = {});
   Family<Histogram>& AddHistogram(std::string name, std::string help,
                                   std::vector<std::string> label_names,
-                                  std::vector<double> buckets = kLatencyBuckets);
+                                  std::vector<double> buckets = LatencyBuckets());
   // A gauge read at render time (open file descriptors, cache sizes, RSS).
   void AddCallbackGauge(std::string name, std::string help, std::function<double()> read);
   // A counter read at render time (CPU seconds, totals kept by another library).

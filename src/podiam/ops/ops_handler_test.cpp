@@ -32,9 +32,8 @@ TEST(OpsHandlerTest, ReadyzFollowsChecksAndSaysWhy) {
   metrics::Registry registry;
   Readiness readiness;
   std::atomic<bool> synced{false};
-  readiness.Add("informers-synced", [&] {
-    return synced.load() ? Check::Ok() : Check::Fail("pods not listed yet");
-  });
+  readiness.Add("informers-synced",
+                [&] { return synced.load() ? Check::Ok() : Check::Fail("pods not listed yet"); });
   readiness.Add("always", [] { return Check::Ok(); });
   auto handler = MakeOpsHandler(registry, readiness);
   auto r = Get(*handler, "/readyz");
