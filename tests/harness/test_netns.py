@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from podiam_testenv import netns, paths
+from podiam_testenv.faultproxy import FaultProxy
 from podiam_testenv.imds_stub import ImdsStub
 
 pytestmark = pytest.mark.harness
@@ -133,6 +134,22 @@ def test_moto_copy_inside_the_node(node, pods):
         print(sts.get_caller_identity()["Arn"])
     """)
     assert pod.python(code).stdout.strip() == "arn:aws:sts::111122223333:assumed-role/copy/in-node"
+
+
+def test_fault_proxy_inside_the_node(node, pods, moto):
+    """A proxy listening in the node in front of the session moto (on the host's loopback)."""
+    proxy = FaultProxy(moto.endpoint, netns.NODE_IP, netns=node.name)
+    try:
+        [pod] = pods(1)
+        code = "import boto3; print(boto3.client('sts', aws_access_key_id='AKIAX', aws_secret_access_key='x').get_caller_identity()['Arn'])"
+        env = {"AWS_ENDPOINT_URL_STS": proxy.endpoint}
+        assert pod.python(code, env=env).stdout.strip() == "arn:aws:sts::123456789012:user/moto"
+        proxy.fault("throttling", count=10)
+        failed = pod.python(code, env=env | {"AWS_MAX_ATTEMPTS": "2"}, check=False)
+        assert failed.returncode != 0 and "Throttling" in failed.stderr
+        assert proxy.counts("GetCallerIdentity") == 1 + 2
+    finally:
+        proxy.close()
 
 
 def _host_network_state():

@@ -201,11 +201,17 @@ class _NetnsHTTPConnection(http.client.HTTPConnection):
 
 
 class FaultProxy:
-    """Listens on host:port (in `netns` if given) and forwards to `upstream` (reached from there)."""
+    """Listens on host:port in `netns` and forwards to `upstream`, connecting in `upstream_netns`.
+
+    None means the test process's own namespace. E.g. netns=node.name, host=NODE_IP with the
+    session moto as upstream puts a proxy in the node in front of moto on the host's loopback.
+    """
 
     def __init__(self, upstream: str, host: str = "127.0.0.1", port: int = 0,
-                 control_port: int | None = 0, netns: str | None = None, upstream_timeout: float = 30):
+                 control_port: int | None = 0, netns: str | None = None,
+                 upstream_netns: str | None = None, upstream_timeout: float = 30):
         self.upstream, self.netns, self.upstream_timeout = upstream, netns, upstream_timeout
+        self.upstream_netns = upstream_netns
         up = urlsplit(upstream)
         self._up_host, self._up_port = up.hostname, up.port or 80
         self._lock = threading.Lock()
@@ -362,7 +368,8 @@ class FaultProxy:
             return fault
 
     def _upstream_connection(self) -> http.client.HTTPConnection:
-        return _NetnsHTTPConnection(self._up_host, self._up_port, self.netns, self.upstream_timeout)
+        return _NetnsHTTPConnection(self._up_host, self._up_port, self.upstream_netns,
+                                    self.upstream_timeout)
 
     def _control(self, method: str, path: str, body: bytes) -> tuple[int, dict]:
         route = urlsplit(path).path.rstrip("/").removeprefix("/__proxy/")
