@@ -5,7 +5,7 @@
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates
   libboost1.81-dev libssl-dev nlohmann-json3-dev libpugixml-dev libyaml-cpp-dev
-  libspdlog-dev libfmt-dev libcli11-dev libexpected-dev
+  libspdlog-dev libfmt-dev libcli11-dev libexpected-dev libre2-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang clang-format clang-tidy libclang-rt-14-dev
   iproute2 iptables procps psmisc lsof
