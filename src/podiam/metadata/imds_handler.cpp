@@ -1,0 +1,313 @@
+#include "podiam/metadata/imds_handler.hpp"
+
+#include <fmt/format.h>
+#include <re2/re2.h>
+
+#include <array>
+#include <nlohmann/json.hpp>
+
+#include "podiam/aws/arn.hpp"
+#include "podiam/aws/sigv4.hpp"
+
+namespace podiam::metadata {
+namespace {
+
+constexpr std::string_view kTokenHeader = "X-aws-ec2-metadata-token";
+constexpr std::string_view kTtlHeader = "X-aws-ec2-metadata-token-ttl-seconds";
+constexpr std::string_view kCredsPrefix = "/latest/meta-data/iam/security-credentials";
+constexpr std::string_view kExtendedPrefix = "/latest/meta-data/iam/security-credentials-extended";
+
+// Paths no --allow-metadata-path can open: credentials of any kind and user data.
+bool HardDenied(std::string_view path) {
+  constexpr std::array<std::string_view, 6> kDenied = {
+      "/iam", "identity-credentials", "user-data", "..", "//", "%"};
+  for (auto d : kDenied) {
+    if (path.find(d) != std::string_view::npos) {
+      return true;
+    }
+  }
+  return !(path.starts_with("/latest/meta-data/") || path.starts_with("/latest/dynamic/"));
+}
+
+std::string Json(std::string_view value) { return nlohmann::json(value).dump(); }
+
+http::Response Plain(int status, std::string body) {
+  http::Response r = http::Response::Text(status, std::move(body));
+  return r;
+}
+
+}  // namespace
+
+std::string_view RouteName(Route route) {
+  switch (route) {
+    case Route::kToken:
+      return "token";
+    case Route::kRoleList:
+      return "role_list";
+    case Route::kCredentials:
+      return "credentials";
+    case Route::kCredentialsExtended:
+      return "credentials_extended";
+    case Route::kIamInfo:
+      return "iam_info";
+    case Route::kIam:
+      return "iam";
+    case Route::kOther:
+      return "other";
+  }
+  return "other";
+}
+
+Route ImdsHandler::Classify(std::string_view path, std::string* role_name) {
+  if (path.size() > 1 && path.back() == '/') {
+    path.remove_suffix(1);
+  }
+  if (path == "/latest/api/token") {
+    return Route::kToken;
+  }
+  if (path == "/latest/meta-data/iam") {
+    return Route::kIam;
+  }
+  if (path == "/latest/meta-data/iam/info") {
+    return Route::kIamInfo;
+  }
+  for (auto [prefix, route] : {std::pair{kExtendedPrefix, Route::kCredentialsExtended},
+                               std::pair{kCredsPrefix, Route::kCredentials}}) {
+    if (path == prefix) {
+      return Route::kRoleList;
+    }
+    if (path.starts_with(prefix) && path.size() > prefix.size() + 1 && path[prefix.size()] == '/') {
+      std::string_view name = path.substr(prefix.size() + 1);
+      if (name.find('/') != std::string_view::npos) {
+        return Route::kOther;
+      }
+      if (role_name != nullptr) {
+        *role_name = std::string(name);
+      }
+      return route;
+    }
+  }
+  return Route::kOther;
+}
+
+ImdsHandler::ImdsHandler(CallerDirectory& directory, CredentialSource& credentials,
+                         const ImdsTokenIssuer& tokens, const Clock& clock, ImdsMetrics& metrics,
+                         ImdsOptions options, MetadataUpstream* upstream,
+                         std::unique_ptr<re2::RE2> allow)
+    : directory_(directory),
+      credentials_(credentials),
+      tokens_(tokens),
+      clock_(clock),
+      metrics_(metrics),
+      options_(std::move(options)),
+      upstream_(upstream),
+      allow_(std::move(allow)) {}
+
+ImdsHandler::~ImdsHandler() = default;
+
+Result<std::shared_ptr<ImdsHandler>> ImdsHandler::Create(
+    CallerDirectory& directory, CredentialSource& credentials, const ImdsTokenIssuer& tokens,
+    const Clock& clock, ImdsMetrics& metrics, ImdsOptions options, MetadataUpstream* upstream) {
+  std::unique_ptr<re2::RE2> allow;
+  if (!options.allow_path.empty()) {
+    re2::RE2::Options re_options;
+    re_options.set_log_errors(false);
+    allow = std::make_unique<re2::RE2>(fmt::format("^(?:{})$", options.allow_path), re_options);
+    if (!allow->ok()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("--allow-metadata-path is not a valid regular expression: {}",
+                                   allow->error()));
+    }
+  }
+  return std::shared_ptr<ImdsHandler>(new ImdsHandler(directory, credentials, tokens, clock,
+                                                      metrics, std::move(options), upstream,
+                                                      std::move(allow)));
+}
+
+http::Response ImdsHandler::Reject(int status, std::string_view reason, std::string message) {
+  metrics_.rejections.WithLabels({reason}).Inc();
+  message += '\n';
+  return Plain(status, std::move(message));
+}
+
+void ImdsHandler::Finish(Route route, SteadyTime started, http::Response response,
+                         const http::ResponseCallback& done) {
+  auto elapsed = std::chrono::duration<double>(clock_.SteadyNow() - started).count();
+  auto route_name = RouteName(route);
+  metrics_.requests.WithLabels({route_name, std::to_string(response.status)}).Inc();
+  metrics_.duration.WithLabels({route_name}).Observe(elapsed);
+  done(std::move(response));
+}
+
+void ImdsHandler::Handle(http::Request request, http::ResponseCallback done) {
+  SteadyTime started = clock_.SteadyNow();
+  std::string role_in_path;
+  Route route = Classify(request.Path(), &role_in_path);
+
+  // Checks that need no caller.
+  if (request.headers.Has("X-Forwarded-For")) {
+    return Finish(route, started,
+                  Reject(403, "forwarded", "requests carrying X-Forwarded-For are refused"), done);
+  }
+  bool is_get = request.method == "GET" || request.method == "HEAD";
+  if ((route == Route::kToken && request.method != "PUT") || (route != Route::kToken && !is_get)) {
+    auto r = Reject(405, "method", "method not allowed");
+    r.headers.Set("Allow", route == Route::kToken ? "PUT" : "GET, HEAD");
+    return Finish(route, started, std::move(r), done);
+  }
+
+  if (auto caller = directory_.Find(request.peer.address)) {
+    if (auto answer = Answer(request, route, role_in_path, *caller, false, started)) {
+      return Finish(route, started, std::move(*answer), done);
+    }
+  }
+  auto work = [this, request = std::move(request), route, role_in_path = std::move(role_in_path),
+               started, done = std::move(done)]() {
+    auto caller = directory_.Await(request.peer.address, started + options_.pod_wait);
+    if (!caller) {
+      log_.Debug("no pod known at this address", {{"ip", request.peer.address}});
+      return Finish(
+          route, started,
+          Reject(404, "unknown_pod",
+                 fmt::format("no pod with IP {} is known on this node", request.peer.address)),
+          done);
+    }
+    auto answer = Answer(request, route, role_in_path, *caller, true, started);
+    Finish(route, started, std::move(*answer), done);
+  };
+  if (options_.offload) {
+    options_.offload(std::move(work));
+  } else {
+    work();
+  }
+}
+
+std::optional<http::Response> ImdsHandler::Answer(const http::Request& request, Route route,
+                                                  const std::string& role_in_path,
+                                                  const Caller& caller, bool may_block,
+                                                  SteadyTime started) {
+  if (route == Route::kToken) {
+    auto ttl = ParseTokenTtl(request.headers.Get(kTtlHeader).value_or(""));
+    if (!ttl) {
+      return Reject(400, "bad_ttl", ttl.error().message());
+    }
+    metrics_.tokens_issued.Inc();
+    http::Response r =
+        Plain(200, tokens_.Issue(caller.pod_uid, caller.ip, std::chrono::seconds(*ttl)));
+    r.headers.Set(kTtlHeader, std::to_string(*ttl));
+    return r;
+  }
+
+  if (auto token = request.headers.Get(kTokenHeader)) {
+    if (auto ok = tokens_.Verify(*token, caller.pod_uid, caller.ip); !ok) {
+      return Reject(401, "bad_token", ok.error().message());
+    }
+  } else if (!options_.imdsv1) {
+    return Reject(401, "no_token", "a session token is required (PUT /latest/api/token first)");
+  }
+
+  if (route == Route::kOther) {
+    std::string_view path = request.Path();
+    if (upstream_ != nullptr && allow_ && !HardDenied(path) && re2::RE2::FullMatch(path, *allow_)) {
+      if (!may_block) {
+        return std::nullopt;
+      }
+      return Passthrough(path, started + options_.credentials_wait);
+    }
+    return Reject(404, "path_not_allowed", "not found");
+  }
+
+  const identity::Decision& d = caller.decision;
+  switch (d.outcome) {
+    case identity::Outcome::kAllowed:
+      break;
+    case identity::Outcome::kNoRole:
+      return Reject(404, "no_role", "this pod has no IAM role");
+    case identity::Outcome::kDenied:
+      return Reject(403, "denied", d.reason);
+    case identity::Outcome::kInvalid:
+      return Reject(403, "invalid_role", d.reason);
+  }
+  const aws::RoleArn& role = *d.role;
+
+  switch (route) {
+    case Route::kIam:
+      return Plain(200, "info\nsecurity-credentials/");
+    case Route::kRoleList:
+      return Plain(200, role.name);  // no trailing newline: botocore appends it to the next URL
+    case Route::kIamInfo: {
+      std::string id = aws::HexEncode(aws::HmacSha256("instance-profile-id", role.ToString()));
+      for (auto& c : id) {
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      }
+      std::string body = fmt::format(
+          R"({{"Code":"Success","LastUpdated":{},"InstanceProfileArn":{},"InstanceProfileId":{}}})",
+          Json(aws::FormatTimestamp(clock_.Now())),
+          Json(fmt::format("arn:{}:iam::{}:instance-profile/{}", role.partition, role.account,
+                           role.name)),
+          Json("AIPA" + id.substr(0, 17)));
+      return http::Response::Json(200, std::move(body));
+    }
+    case Route::kCredentials:
+    case Route::kCredentialsExtended: {
+      if (role_in_path != role.name) {
+        return Reject(404, "wrong_role", "not found");
+      }
+      bool extended = route == Route::kCredentialsExtended;
+      if (auto cached = credentials_.Cached(caller)) {
+        return Credentials(caller, extended, *cached);
+      }
+      if (!may_block) {
+        return std::nullopt;
+      }
+      auto fetched = credentials_.Fetch(caller, started + options_.credentials_wait);
+      if (!fetched) {
+        const Error& e = fetched.error();
+        log_.Warn("credentials unavailable", {{"namespace", caller.namespace_name},
+                                              {"pod", caller.pod_name},
+                                              {"role", role.ToString()},
+                                              {"error", e.ToString()}});
+        std::string code =
+            e.upstream_code().empty() ? std::string(ErrorCodeName(e.code())) : e.upstream_code();
+        metrics_.rejections.WithLabels({"credentials_unavailable"}).Inc();
+        return http::Response::Json(
+            503, fmt::format(R"({{"Code":{},"Message":{}}})", Json(code), Json(e.message())));
+      }
+      return Credentials(caller, extended, *fetched);
+    }
+    case Route::kToken:
+    case Route::kOther:
+      break;
+  }
+  return Reject(404, "path_not_allowed", "not found");
+}
+
+http::Response ImdsHandler::Credentials(const Caller& caller, bool extended,
+                                        const aws::Credentials& creds) {
+  std::string body =
+      fmt::format(R"({{"Code":"Success","LastUpdated":{},"Type":"AWS-HMAC","AccessKeyId":{},)"
+                  R"("SecretAccessKey":{},"Token":{},"Expiration":{})",
+                  Json(aws::FormatTimestamp(clock_.Now())), Json(creds.access_key_id),
+                  Json(creds.secret_access_key), Json(creds.session_token),
+                  Json(creds.expiration ? aws::FormatTimestamp(*creds.expiration) : std::string()));
+  if (extended) {
+    body += fmt::format(R"(,"AccountId":{})", Json(caller.decision.role->account));
+  }
+  body += '}';
+  return http::Response::Json(200, std::move(body));
+}
+
+http::Response ImdsHandler::Passthrough(std::string_view path, SteadyTime deadline) {
+  auto response = upstream_->Get(path, deadline);
+  if (!response) {
+    metrics_.rejections.WithLabels({"upstream_error"}).Inc();
+    return Plain(502, "the node's metadata service did not answer\n");
+  }
+  http::Response out;
+  out.status = response->status;
+  out.body = std::move(response->body);
+  out.headers.Set("Content-Type", "text/plain");
+  return out;
+}
+
+}  // namespace podiam::metadata

@@ -1,0 +1,113 @@
+// The EC2 instance metadata protocol as a pod sees it (protocols.md §0-§1), answered for the pod
+// that is asking — recognised by its source IP, never by a header — with its own role only.
+//
+//   PUT  /latest/api/token                                   per-pod IMDSv2 token, TTL echoed
+//   GET  /latest/meta-data/iam/security-credentials[/]        the pod's role name (no newline)
+//   GET  /latest/meta-data/iam/security-credentials/<role>[/] credential JSON; other names 404
+//   GET  /latest/meta-data/iam/security-credentials-extended/<role>  same plus AccountId
+//   GET  /latest/meta-data/iam/info, /latest/meta-data/iam[/] synthesised for the pod's role
+//   GET  anything else                                        404, or passed to the node's own
+//        metadata service when it matches --allow-metadata-path and is not on the hard deny list
+//        (iam/, identity-credentials/, user-data, ...), which no flag can open.
+//
+// Any request carrying X-Forwarded-For is refused (403), as real IMDS refuses proxied token
+// requests. Errors become HTTP statuses here and nowhere else.
+//
+// Thread-safety: Handle() is called concurrently from I/O threads. Fast paths (known pod, cached
+// credentials) answer inline; anything that may block (waiting for a new pod to appear, fetching
+// credentials) is handed to Options::offload.
+//
+//   metadata::ImdsHandler imds(directory, credentials, *issuer, clock, imds_metrics,
+//                              {.imdsv1 = false, .offload = pool.Executor()});
+//   server.SetHandler(imds);
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "podiam/base/clock.hpp"
+#include "podiam/base/log.hpp"
+#include "podiam/http/handler.hpp"
+#include "podiam/metadata/imds_token.hpp"
+#include "podiam/metadata/metrics.hpp"
+#include "podiam/metadata/ports.hpp"
+
+namespace re2 {
+class RE2;
+}  // namespace re2
+
+namespace podiam::metadata {
+
+enum class Route {
+  kToken,
+  kRoleList,
+  kCredentials,
+  kCredentialsExtended,
+  kIamInfo,
+  kIam,
+  kOther,
+};
+
+std::string_view RouteName(Route route);
+
+struct ImdsOptions {
+  bool imdsv1 = true;  // --imdsv1 allow|deny: GETs without a token are allowed
+  // --allow-metadata-path: regular expression (RE2, anchored) of paths passed to the node's
+  // metadata service. Empty: none.
+  std::string allow_path;
+  // How long a request may wait for a just-created pod to become known, and for credentials.
+  // Both stay under the SDKs' 1 s metadata timeout.
+  std::chrono::milliseconds pod_wait{900};
+  std::chrono::milliseconds credentials_wait{900};
+  // Runs blocking work off the I/O threads. Unset: inline (unit tests).
+  std::function<void(std::function<void()>)> offload;
+};
+
+class ImdsHandler final : public http::Handler {
+ public:
+  // `upstream` may be null (no pass-through at all). Fails on an invalid allow_path pattern.
+  static Result<std::shared_ptr<ImdsHandler>> Create(CallerDirectory& directory,
+                                                     CredentialSource& credentials,
+                                                     const ImdsTokenIssuer& tokens,
+                                                     const Clock& clock, ImdsMetrics& metrics,
+                                                     ImdsOptions options,
+                                                     MetadataUpstream* upstream = nullptr);
+  ~ImdsHandler() override;
+  ImdsHandler(const ImdsHandler&) = delete;
+  ImdsHandler& operator=(const ImdsHandler&) = delete;
+
+  void Handle(http::Request request, http::ResponseCallback done) override;
+
+  // Path classification, exposed for tests: which route, and the role name in the path if any.
+  static Route Classify(std::string_view path, std::string* role_name);
+
+ private:
+  ImdsHandler(CallerDirectory& directory, CredentialSource& credentials,
+              const ImdsTokenIssuer& tokens, const Clock& clock, ImdsMetrics& metrics,
+              ImdsOptions options, MetadataUpstream* upstream, std::unique_ptr<re2::RE2> allow);
+
+  // nullopt: needs blocking work; call again with may_block = true from a worker.
+  std::optional<http::Response> Answer(const http::Request& request, Route route,
+                                       const std::string& role_in_path, const Caller& caller,
+                                       bool may_block, SteadyTime started);
+  http::Response Credentials(const Caller& caller, bool extended, const aws::Credentials& creds);
+  http::Response Reject(int status, std::string_view reason, std::string message);
+  http::Response Passthrough(std::string_view path, SteadyTime deadline);
+  void Finish(Route route, SteadyTime started, http::Response response,
+              const http::ResponseCallback& done);
+
+  CallerDirectory& directory_;
+  CredentialSource& credentials_;
+  const ImdsTokenIssuer& tokens_;
+  const Clock& clock_;
+  ImdsMetrics& metrics_;
+  ImdsOptions options_;
+  MetadataUpstream* upstream_;
+  std::unique_ptr<re2::RE2> allow_;
+  log::Logger log_{"imds"};
+};
+
+}  // namespace podiam::metadata
