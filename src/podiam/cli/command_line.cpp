@@ -37,6 +37,92 @@ CLI::Option* AddFlag(CLI::App& app, const std::string& name, T& target, const st
   return opt;
 }
 
+// A bool flag that also accepts "--flag=false" and PODIAM_FLAG=false.
+CLI::Option* AddBool(CLI::App& app, const std::string& name, bool& target,
+                     const std::string& help) {
+  auto* opt = app.add_flag(name + "{true}", target, help);
+  opt->envname(EnvNameForFlag(name));
+  opt->default_str(target ? "true" : "false");
+  return opt;
+}
+
+// A duration flag ("1h", "30m"): parsed by ParseDuration, stored in seconds.
+CLI::Option* AddDuration(CLI::App& app, const std::string& name, std::chrono::seconds& target,
+                         const std::string& help) {
+  auto* opt = app.add_option_function<std::string>(
+      name,
+      [&target, name](const std::string& value) {
+        auto d = ParseDuration(value);
+        if (!d) {
+          throw CLI::ValidationError(name, "'" + value + "' is not a duration such as 1h or 30m");
+        }
+        target = *d;
+      },
+      help);
+  opt->envname(EnvNameForFlag(name));
+  return opt;
+}
+
+void AddAgentFlags(CLI::App& sub, AgentConfig& c) {
+  AddFlag(sub, "--kubeconfig", c.kubeconfig,
+          "Path to a kubeconfig; default $KUBECONFIG, then in-cluster configuration");
+  AddBool(sub, "--kube-insecure-skip-tls-verify", c.kube_insecure_skip_tls_verify,
+          "Honour insecure-skip-tls-verify from the kubeconfig (never do this in production)");
+  AddFlag(sub, "--node", c.node, "Name of this node; default $NODE_NAME");
+  AddFlag(sub, "--listen", c.listen, "Address:port for pods' metadata requests")
+      ->capture_default_str();
+  AddFlag(sub, "--metrics-listen", c.metrics_listen, "Address:port for /metrics, /healthz, /readyz")
+      ->capture_default_str();
+  AddFlag(sub, "--base-role-arn", c.base_role_arn,
+          "Prefix for bare role names, e.g. arn:aws:iam::123456789012:role/ (kube2iam)");
+  AddBool(sub, "--auto-discover-base-arn", c.auto_discover_base_arn,
+          "Take the base role ARN from the node's own IAM role (kube2iam)");
+  AddFlag(sub, "--default-role", c.default_role,
+          "Role for pods without an annotation; default none (no credentials)");
+  AddFlag(sub, "--iam-role-key", c.iam_role_key, "Pod/ServiceAccount annotation naming the role")
+      ->capture_default_str();
+  AddFlag(sub, "--iam-external-id", c.iam_external_id, "Pod annotation with the STS external ID")
+      ->capture_default_str();
+  AddFlag(sub, "--namespace-key", c.namespace_key,
+          "Namespace annotation listing allowed roles (kube2iam JSON list)")
+      ->capture_default_str();
+  AddBool(sub, "--namespace-restrictions", c.namespace_restrictions,
+          "Enforce namespace role restrictions; a namespace without annotations allows nothing");
+  AddFlag(sub, "--namespace-restriction-format", c.namespace_restriction_format,
+          "How allowed-roles entries match: glob or regexp (anchored)")
+      ->check(CLI::IsMember({"glob", "regexp"}))
+      ->capture_default_str();
+  AddFlag(sub, "--region", c.region, "AWS region for STS; default $AWS_REGION, else us-east-1");
+  AddFlag(sub, "--sts-endpoint", c.sts_endpoint, "STS endpoint URL override (default: regional)");
+  AddDuration(sub, "--session-duration", c.session_duration,
+              "Lifetime of the credentials podiam requests (default 1h)");
+  AddDuration(sub, "--refresh-before", c.refresh_before,
+              "Refresh credentials this long before they expire (default 30m)");
+  AddFlag(sub, "--cluster-name", c.cluster_name, "Cluster name for the cluster-name session tag");
+  AddBool(sub, "--session-tags", c.session_tags,
+          "Tag sessions with kubernetes-namespace, -pod-name, -service-account, -pod-uid");
+  AddBool(sub, "--source-identity", c.source_identity,
+          "Set SourceIdentity to the session name (namespace.pod)");
+  AddFlag(sub, "--assume-role", c.assume_role,
+          "Intermediate role podiam assumes first and uses for all pod roles");
+  AddBool(sub, "--iptables", c.iptables,
+          "Install the DNAT rule sending pods' metadata traffic to the agent");
+  AddFlag(sub, "--host-interface", c.host_interface,
+          "Pod-facing interface(s) for the DNAT rule: cni0, cali+ or !eth0");
+  AddFlag(sub, "--host-ip", c.host_ip, "This node's IP, the DNAT target");
+  AddBool(sub, "--iptables-remove-on-exit", c.iptables_remove_on_exit,
+          "Remove the DNAT rule on exit (default: keep it, so pods never reach the node's IMDS)");
+  AddFlag(sub, "--metadata-addr", c.metadata_addr, "Metadata address to intercept")
+      ->capture_default_str();
+  AddFlag(sub, "--allow-metadata-path", c.allow_metadata_path,
+          "Regular expression of other metadata paths passed to the node's IMDS; default none");
+  auto* imdsv1 = sub.add_option_function<std::string>(
+      "--imdsv1", [&c](const std::string& v) { c.imdsv1 = v == "allow"; },
+      "allow: answer GETs without a session token; deny: require IMDSv2 tokens");
+  imdsv1->check(CLI::IsMember({"allow", "deny"}))->envname(EnvNameForFlag("--imdsv1"));
+  imdsv1->default_str("allow");
+}
+
 // CLI11 messages can span lines; the contract is one line.
 std::string OneLine(std::string text) {
   std::replace(text.begin(), text.end(), '\n', ' ');
@@ -57,6 +143,44 @@ std::string_view CommandName(Command command) {
     }
   }
   return "";
+}
+
+std::optional<std::chrono::seconds> ParseDuration(std::string_view text) {
+  if (text.empty()) {
+    return std::nullopt;
+  }
+  long long total = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    long long value = 0;
+    std::size_t digits = 0;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) != 0) {
+      if (value > 100000000) {
+        return std::nullopt;
+      }
+      value = value * 10 + (text[i] - '0');
+      ++i;
+      ++digits;
+    }
+    if (digits == 0 || i == text.size()) {
+      return std::nullopt;
+    }
+    switch (text[i]) {
+      case 'h':
+        total += value * 3600;
+        break;
+      case 'm':
+        total += value * 60;
+        break;
+      case 's':
+        total += value;
+        break;
+      default:
+        return std::nullopt;
+    }
+    ++i;
+  }
+  return std::chrono::seconds(total);
 }
 
 std::string EnvNameForFlag(std::string_view long_flag) {
@@ -92,14 +216,27 @@ Invocation ParseCommandLine(const std::vector<std::string>& args) {
   std::vector<std::pair<CLI::App*, Command>> subs;
   subs.reserve(kSubcommands.size());
   for (const auto& s : kSubcommands) {
-    subs.emplace_back(app.add_subcommand(s.name, s.description), s.command);
+    auto* sub = app.add_subcommand(s.name, s.description);
+    if (s.command == Command::kAgent) {
+      AddAgentFlags(*sub, inv.agent);
+    }
+    subs.emplace_back(sub, s.command);
   }
+  // Help of the subcommand that asked for it, else of podiam.
+  auto help_text = [&app, &subs]() {
+    for (const auto& [sub, command] : subs) {
+      if (sub->parsed()) {
+        return sub->help();
+      }
+    }
+    return app.help();
+  };
 
   std::vector<std::string> reversed(args.rbegin(), args.rend() - (args.empty() ? 0 : 1));
   try {
     app.parse(reversed);
   } catch (const CLI::CallForHelp&) {
-    inv.stdout_text = app.help();
+    inv.stdout_text = help_text();
     inv.exit_code = 0;
     return inv;
   } catch (const CLI::CallForAllHelp&) {

@@ -11,6 +11,7 @@
 //   if (inv.exit_code) { std::fputs(inv.stderr_text.c_str(), stderr); return *inv.exit_code; }
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,7 @@ inline constexpr int kExitUsage = 2;
 struct Invocation {
   Command command = Command::kNone;
   GlobalConfig global;
+  AgentConfig agent;
   // Set when the process should stop now (help, version, usage error) with this code, printing
   // stdout_text/stderr_text.
   std::optional<int> exit_code;
@@ -34,6 +36,9 @@ struct Invocation {
 
 std::string_view Version();
 std::string_view CommandName(Command command);
+
+// Go-style durations as kube2iam takes them: "1h", "30m", "90s", "1h30m"; whole seconds.
+std::optional<std::chrono::seconds> ParseDuration(std::string_view text);
 
 // PODIAM_ + upper-case flag name with dashes as underscores.
 std::string EnvNameForFlag(std::string_view long_flag);

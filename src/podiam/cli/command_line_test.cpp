@@ -67,6 +67,81 @@ TEST(CommandLineTest, FlagsComeFromTheEnvironment) {
   EXPECT_THAT(bad.stderr_text, Not(HasSubstr("\n\n")));
 }
 
+TEST(CommandLineTest, AgentFlagsWithKube2iamNames) {
+  auto r = ParseCommandLine({"podiam",
+                             "agent",
+                             "--base-role-arn",
+                             "arn:aws:iam::123456789012:role/",
+                             "--default-role",
+                             "fallback",
+                             "--namespace-restrictions=false",
+                             "--namespace-restriction-format",
+                             "regexp",
+                             "--session-duration",
+                             "2h",
+                             "--refresh-before",
+                             "45m",
+                             "--imdsv1",
+                             "deny",
+                             "--iptables",
+                             "--host-interface",
+                             "cali+",
+                             "--host-ip",
+                             "10.0.0.5"});
+  ASSERT_FALSE(r.exit_code) << r.stderr_text;
+  EXPECT_EQ(r.agent.base_role_arn, "arn:aws:iam::123456789012:role/");
+  EXPECT_EQ(r.agent.default_role, "fallback");
+  EXPECT_FALSE(r.agent.namespace_restrictions);
+  EXPECT_EQ(r.agent.namespace_restriction_format, "regexp");
+  EXPECT_EQ(r.agent.session_duration, std::chrono::hours(2));
+  EXPECT_EQ(r.agent.refresh_before, std::chrono::minutes(45));
+  EXPECT_FALSE(r.agent.imdsv1);
+  EXPECT_TRUE(r.agent.iptables);
+  EXPECT_FALSE(r.agent.iptables_remove_on_exit);
+  EXPECT_EQ(r.agent.host_interface, "cali+");
+}
+
+TEST(CommandLineTest, AgentDefaultsAreSafe) {
+  auto r = ParseCommandLine({"podiam", "agent"});
+  EXPECT_TRUE(r.agent.namespace_restrictions);
+  EXPECT_TRUE(r.agent.default_role.empty());
+  EXPECT_FALSE(r.agent.iptables_remove_on_exit);
+  EXPECT_EQ(r.agent.listen, "0.0.0.0:8181");
+  EXPECT_EQ(r.agent.refresh_before, std::chrono::minutes(30));
+}
+
+TEST(CommandLineTest, AgentBadValuesExitTwo) {
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"podiam", "agent", "--imdsv1", "maybe"},
+           {"podiam", "agent", "--session-duration", "forever"},
+           {"podiam", "agent", "--namespace-restriction-format", "pcre"},
+           {"podiam", "agent", "--namespace-restrictions=perhaps"}}) {
+    auto r = ParseCommandLine(args);
+    EXPECT_EQ(r.exit_code, kExitUsage) << args.back();
+    EXPECT_EQ(NewlineCount(r.stderr_text), 1) << r.stderr_text;
+  }
+  ::setenv("PODIAM_SESSION_DURATION", "90m", 1);  // NOLINT(concurrency-mt-unsafe)
+  auto env = ParseCommandLine({"podiam", "agent"});
+  ::unsetenv("PODIAM_SESSION_DURATION");  // NOLINT(concurrency-mt-unsafe)
+  EXPECT_EQ(env.agent.session_duration, std::chrono::minutes(90));
+}
+
+TEST(CommandLineTest, SubcommandHelpShowsItsFlags) {
+  auto r = ParseCommandLine({"podiam", "agent", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.stdout_text, HasSubstr("--base-role-arn"));
+  EXPECT_THAT(r.stdout_text, HasSubstr("PODIAM_BASE_ROLE_ARN"));
+}
+
+TEST(CommandLineTest, Durations) {
+  EXPECT_EQ(ParseDuration("1h30m"), std::chrono::seconds(5400));
+  EXPECT_EQ(ParseDuration("900s"), std::chrono::seconds(900));
+  EXPECT_EQ(ParseDuration("1d"), std::nullopt);
+  EXPECT_EQ(ParseDuration("h"), std::nullopt);
+  EXPECT_EQ(ParseDuration("10"), std::nullopt);
+  EXPECT_EQ(ParseDuration(""), std::nullopt);
+}
+
 TEST(CommandLineTest, EnvNames) {
   EXPECT_EQ(EnvNameForFlag("--base-role-arn"), "PODIAM_BASE_ROLE_ARN");
   EXPECT_EQ(EnvNameForFlag("--iptables"), "PODIAM_IPTABLES");
