@@ -61,6 +61,7 @@ echo "build.sh: building kubernetes $K8S_VERSION and etcd $ETCD_VERSION with $("
 "$GO" build -trimpath -ldflags="$ldflags" -o "$tmp/etcd" go.etcd.io/etcd/server/v3
 "$GO" build -trimpath -ldflags="$ldflags" -o "$tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
 "$GO" build -trimpath -ldflags="$ldflags" -o "$tmp/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager
+chmod 755 "$tmp"
 rm -rf "$BIN"
 mv "$tmp" "$BIN"
 trap - EXIT

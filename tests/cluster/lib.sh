@@ -41,23 +41,43 @@ cl_start() {
   setsid "${cmd[@]}" >>"$dir/$name.log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$dir/$name.pid"
+  # Until the fork has exec'd the server, /proc/PID/exe is bash or setsid: wait for that.
+  local i
+  for ((i = 0; i < 100; i++)); do
+    cl_pid "$dir" "$name" >/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || return 0 # died at once: cl_wait reports it with the log
+    sleep 0.05
+  done
 }
 
-# cl_stop DIR NAME: TERM, wait up to 10 s, then KILL. Only the PID we recorded.
+# cl_stop DIR NAME...: TERM to each, wait up to 10 s for all, then KILL the rest. Only PIDs we
+# recorded (and that still run our binary).
 cl_stop() {
-  local dir=$1 name=$2 pid i
-  pid=$(cl_pid "$dir" "$name") || { rm -f "$dir/$name.pid"; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
+  local dir=$1 name pid i
+  shift
+  local -A pids=()
+  for name in "$@"; do
+    if pid=$(cl_pid "$dir" "$name"); then
+      pids[$name]=$pid
+      kill -TERM "$pid" 2>/dev/null || true
+    else
+      rm -f "$dir/$name.pid"
+    fi
   done
-  if kill -0 "$pid" 2>/dev/null; then
-    cl_log "$name (pid $pid) ignored TERM for 10 s; killing"
-    kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  fi
-  rm -f "$dir/$name.pid"
+  for ((i = 0; i < 150 && ${#pids[@]}; i++)); do
+    ((i == 100)) && for name in "${!pids[@]}"; do
+      cl_log "$name (pid ${pids[$name]}) ignored TERM for 10 s; killing"
+      kill -KILL "${pids[$name]}" 2>/dev/null || true
+    done
+    for name in "${!pids[@]}"; do
+      if ! kill -0 "${pids[$name]}" 2>/dev/null; then
+        unset "pids[$name]"
+        rm -f "$dir/$name.pid"
+      fi
+    done
+    ((${#pids[@]})) && sleep 0.1
+  done
+  ((${#pids[@]} == 0)) || { cl_log "could not stop: ${!pids[*]}"; return 1; }
 }
 
 # cl_tail DIR NAME [N]: last N lines of a process log, for error messages.
