@@ -1,0 +1,658 @@
+#include "podiam/creds/credential_broker.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <tuple>
+#include <utility>
+
+#include "podiam/aws/metrics.hpp"
+
+namespace podiam::creds {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
+using std::chrono::seconds;
+
+// The ticker wakes at least this often even when nothing is due, so that a jump of the wall
+// clock (which steady waits do not see) delays a refresh by at most this much.
+constexpr nanoseconds kMaxTickerSleep = std::chrono::seconds(10);
+// And at most this often, so that a due entry that cannot make progress cannot spin it.
+constexpr nanoseconds kMinTickerSleep = std::chrono::milliseconds(1);
+
+BrokerOptions Sanitize(BrokerOptions options) {
+  options.max_concurrent_sts = std::max(options.max_concurrent_sts, 1);
+  options.jitter_fraction = std::clamp(options.jitter_fraction, 0.0, 1.0);
+  options.backoff_initial = std::max(options.backoff_initial, milliseconds(1));
+  options.backoff_max = std::max(options.backoff_max, options.backoff_initial);
+  options.negative_ttl = std::max(options.negative_ttl, milliseconds(0));
+  options.release_grace = std::max(options.release_grace, milliseconds(0));
+  options.refresh_before = std::max(options.refresh_before, seconds(0));
+  options.min_remaining = std::max(options.min_remaining, seconds(0));
+  return options;
+}
+
+long long WholeSeconds(nanoseconds d) { return duration_cast<seconds>(d).count(); }
+
+long long WholeMillis(nanoseconds d) { return duration_cast<milliseconds>(d).count(); }
+
+}  // namespace
+
+std::string_view EntryStateName(EntryState state) {
+  switch (state) {
+    case EntryState::kFetching:
+      return "fetching";
+    case EntryState::kValid:
+      return "valid";
+    case EntryState::kRefreshing:
+      return "refreshing";
+    case EntryState::kRetrying:
+      return "retrying";
+    case EntryState::kBackoff:
+      return "backoff";
+    case EntryState::kFailed:
+      return "failed";
+    case EntryState::kEmpty:
+      return "empty";
+  }
+  return "unknown";
+}
+
+struct CredentialBroker::Entry {
+  enum class Fetch { kIdle, kQueued, kInFlight };
+
+  explicit Entry(CredentialSpec s) : spec(std::move(s)) {}
+
+  [[nodiscard]] bool Servable(Clock::WallTime now) const {
+    return creds != nullptr && now <= serve_until;
+  }
+  // Nobody holds the entry: it goes once drop_at has passed.
+  [[nodiscard]] bool Unused() const { return users == 0 && waiters == 0; }
+
+  CredentialSpec spec;
+  // The last good credentials and the last moment they may be served (expiration minus
+  // min_remaining). Kept while a refresh fails; reset once they stop being servable.
+  std::shared_ptr<const aws::Credentials> creds;
+  Clock::WallTime serve_until{};
+  Clock::WallTime refresh_at{};
+
+  Fetch fetch = Fetch::kIdle;
+  FetchReason reason = FetchReason::kPrefetch;
+  bool foreground = false;             // the queued task is (also) in the foreground queue
+  std::uint64_t ticket = 0;            // of the fetch queued or in flight, or the last one
+  std::uint64_t completed_ticket = 0;  // of the last fetch that ended
+
+  // Outcome of the last fetch when it did not yield servable credentials; reset on success.
+  std::optional<Error> last_error;
+  bool last_too_short = false;  // last_error is the "expires too soon" refusal
+  int failures = 0;             // consecutive
+  // No foreground call before blocked_until (backoff or negative caching), no background retry
+  // before retry_at. Equal for retryable errors; for non-retryable ones Get()s may try again
+  // after negative_ttl while background retries keep backing off.
+  Clock::SteadyTime blocked_until{};
+  Clock::SteadyTime retry_at{};
+
+  int users = 0;    // Retain() - Release()
+  int waiters = 0;  // Get()s blocked on this entry; they keep it alive
+  Clock::SteadyTime drop_at{};
+  bool dropped = false;  // removed from the map; a call still in flight is discarded
+};
+
+CredentialBroker::CredentialBroker(aws::StsClient& sts, const Clock& clock, Random& random,
+                                   metrics::Registry& registry, BrokerOptions options)
+    : sts_(sts), clock_(clock), random_(random), metrics_(registry), options_(Sanitize(options)) {
+  if (seconds(options_.duration_seconds) < options_.refresh_before + options_.min_remaining) {
+    // Credentials that short are refreshed halfway through their servable window instead,
+    // which costs more STS calls than an operator probably expects.
+    log_.Warn(
+        "credential duration is shorter than refresh-before plus the minimum served "
+        "lifetime; credentials will be refreshed more often than refresh-before implies",
+        {{"duration_seconds", options_.duration_seconds},
+         {"refresh_before_seconds", static_cast<long long>(options_.refresh_before.count())},
+         {"min_remaining_seconds", static_cast<long long>(options_.min_remaining.count())}});
+  }
+  workers_.reserve(static_cast<std::size_t>(options_.max_concurrent_sts));
+  for (int i = 0; i < options_.max_concurrent_sts; ++i) {
+    workers_.emplace_back([this] { WorkerLoop(); });
+  }
+}
+
+CredentialBroker::~CredentialBroker() { Stop(); }
+
+std::string_view CredentialBroker::ReasonName(FetchReason reason) {
+  switch (reason) {
+    case FetchReason::kPrefetch:
+      return "prefetch";
+    case FetchReason::kMiss:
+      return "miss";
+    case FetchReason::kRefresh:
+      return "refresh";
+    case FetchReason::kRetry:
+      return "retry";
+  }
+  return "unknown";
+}
+
+std::shared_ptr<const aws::Credentials> CredentialBroker::Cached(const CredentialKey& key) const {
+  const Clock::WallTime now = clock_.Now();
+  std::shared_ptr<const aws::Credentials> out;
+  {
+    std::shared_lock lock(mu_);
+    auto it = entries_.find(key);
+    if (it != entries_.end()) {
+      const Entry& entry = *it->second;
+      // An unused entry past its grace period counts as dropped even before Tick() removes it.
+      if (entry.Servable(now) && (!entry.Unused() || clock_.SteadyNow() < entry.drop_at)) {
+        out = entry.creds;
+      }
+    }
+  }
+  (out ? metrics_.hits_cached : metrics_.misses_cached).Inc();
+  return out;
+}
+
+Result<aws::Credentials> CredentialBroker::Get(const CredentialSpec& spec,
+                                               Clock::SteadyTime deadline) {
+  Lock lock(mu_);
+  if (stopping_) {
+    metrics_.misses_get.Inc();
+    return GetErrorLocked(kGetErrorStopped,
+                          Error(ErrorCode::kUnavailable, "credential broker is stopped"));
+  }
+  Clock::SteadyTime steady = clock_.SteadyNow();
+  std::shared_ptr<Entry> entry = FindOrCreateLocked(spec, steady);
+
+  // Keeps the entry alive while this call waits; an unretained entry then lives for
+  // release_grace after its last Get().
+  struct WaiterGuard {
+    CredentialBroker& broker;
+    Entry& entry;
+    explicit WaiterGuard(CredentialBroker& b, Entry& e) : broker(b), entry(e) { ++entry.waiters; }
+    ~WaiterGuard() {
+      --entry.waiters;
+      if (entry.users == 0) {
+        entry.drop_at = broker.clock_.SteadyNow() + broker.options_.release_grace;
+      }
+    }
+    WaiterGuard(const WaiterGuard&) = delete;
+    WaiterGuard& operator=(const WaiterGuard&) = delete;
+  } guard(*this, *entry);
+
+  std::uint64_t awaited = 0;  // ticket of the fetch this call waits for; 0 before it has one
+  bool missed = false;
+  for (;;) {
+    if (entry->Servable(clock_.Now())) {
+      if (!missed) {
+        metrics_.hits_get.Inc();
+      }
+      return *entry->creds;
+    }
+    if (!missed) {
+      missed = true;
+      metrics_.misses_get.Inc();
+    }
+    if (stopping_) {
+      return GetErrorLocked(kGetErrorStopped,
+                            Error(ErrorCode::kUnavailable, "credential broker is stopped"));
+    }
+    if (awaited != 0 && entry->completed_ticket >= awaited) {
+      // The fetch this call waited for is over and left nothing servable: its error is the
+      // answer, for every waiter alike (no waiter starts a call of its own).
+      if (entry->last_error) {
+        return GetErrorLocked(entry->last_too_short ? kGetErrorTooShort : kGetErrorFetchFailed,
+                              *entry->last_error);
+      }
+      awaited = 0;  // it succeeded, but the credentials have already run out: fetch again
+    }
+    if (awaited == 0) {
+      if (entry->fetch == Entry::Fetch::kIdle) {
+        if (entry->last_error && steady < entry->blocked_until) {
+          const Error& last = *entry->last_error;
+          return GetErrorLocked(
+              last.retryable() ? kGetErrorBackoff : kGetErrorNegative,
+              Error(last.code(),
+                    fmt::format("{} (not retried for another {} ms)", last.message(),
+                                WholeMillis(entry->blocked_until - steady)),
+                    last.upstream_code(), last.retryable()));
+        }
+        EnqueueLocked(entry, FetchReason::kMiss, /*foreground=*/true);
+      } else if (entry->fetch == Entry::Fetch::kQueued && !entry->foreground) {
+        // A background fetch is queued: let it jump the queue instead of queuing a second one.
+        entry->foreground = true;
+        foreground_.push_back({entry, entry->ticket});
+        work_cv_.notify_one();
+      }
+      awaited = entry->ticket;
+    }
+    if (steady >= deadline) {
+      return GetErrorLocked(
+          kGetErrorDeadline,
+          Error(ErrorCode::kDeadlineExceeded,
+                fmt::format("credentials for role {} not available before the deadline; the STS "
+                            "call continues in the background",
+                            spec.key.role_arn)));
+    }
+    // Woken by the end of a call, by Tick() (so that a FakeClock deadline is noticed) or by
+    // Stop(); otherwise by the deadline itself in real time.
+    done_cv_.wait_for(lock, deadline - steady);
+    steady = clock_.SteadyNow();
+  }
+}
+
+void CredentialBroker::Retain(const CredentialSpec& spec) {
+  Lock lock(mu_);
+  const Clock::SteadyTime steady = clock_.SteadyNow();
+  std::shared_ptr<Entry> entry = FindOrCreateLocked(spec, steady);
+  ++entry->users;
+  // The pod's tags or SourceIdentity may have been fixed; the next call uses the newest.
+  if (entry->spec.tags != spec.tags || entry->spec.source_identity != spec.source_identity ||
+      entry->spec.duration_seconds != spec.duration_seconds) {
+    entry->spec = spec;
+  }
+  if (!stopping_ && !entry->Servable(clock_.Now()) && entry->fetch == Entry::Fetch::kIdle &&
+      steady >= entry->retry_at) {
+    EnqueueLocked(entry, FetchReason::kPrefetch, /*foreground=*/false);
+  }
+}
+
+void CredentialBroker::Release(const CredentialKey& key) {
+  Lock lock(mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end() || it->second->users == 0) {
+    log_.Debug("release of an entry nobody retains ignored",
+               {{"role", key.role_arn}, {"session", key.session_name}});
+    return;
+  }
+  Entry& entry = *it->second;
+  if (--entry.users > 0) {
+    return;
+  }
+  entry.drop_at = clock_.SteadyNow() + options_.release_grace;
+  if (entry.waiters == 0 && options_.release_grace.count() == 0) {
+    DropLocked(it, "released");
+    return;
+  }
+  tick_cv_.notify_one();
+}
+
+void CredentialBroker::Tick() {
+  Lock lock(mu_);
+  (void)RunDueLocked();
+}
+
+void CredentialBroker::Start() {
+  Lock lock(mu_);
+  if (stopping_ || ticker_.joinable()) {
+    return;
+  }
+  ticker_ = std::thread([this] { TickerLoop(); });
+}
+
+void CredentialBroker::Stop() {
+  std::vector<std::thread> threads;
+  {
+    Lock lock(mu_);
+    stopping_ = true;
+    for (auto& [key, entry] : entries_) {
+      if (entry->fetch == Entry::Fetch::kQueued) {
+        entry->fetch = Entry::Fetch::kIdle;
+      }
+    }
+    foreground_.clear();
+    background_.clear();
+    queued_ = 0;
+    UpdateGaugesLocked();
+    threads = std::move(workers_);
+    workers_.clear();
+    if (ticker_.joinable()) {
+      threads.push_back(std::move(ticker_));
+    }
+  }
+  work_cv_.notify_all();
+  done_cv_.notify_all();
+  tick_cv_.notify_all();
+  for (auto& thread : threads) {
+    thread.join();
+  }
+}
+
+bool CredentialBroker::AwaitIdle(std::chrono::milliseconds timeout) {
+  Lock lock(mu_);
+  return done_cv_.wait_for(lock, timeout, [this] { return queued_ == 0 && in_flight_ == 0; });
+}
+
+std::size_t CredentialBroker::Size() const {
+  std::shared_lock lock(mu_);
+  return entries_.size();
+}
+
+BrokerStats CredentialBroker::Stats() const {
+  const Clock::WallTime now = clock_.Now();
+  BrokerStats stats;
+  std::shared_lock lock(mu_);
+  stats.queued = queued_;
+  stats.in_flight = in_flight_;
+  stats.entries.reserve(entries_.size());
+  for (const auto& [key, entry] : entries_) {
+    EntryStats& s = stats.entries.emplace_back();
+    s.role_arn = key.role_arn;
+    s.session_name = key.session_name;
+    s.has_external_id = !key.external_id.empty();
+    s.has_session_policy = !key.session_policy.empty();
+    s.users = entry->users;
+    s.consecutive_failures = entry->failures;
+    if (entry->last_error) {
+      s.last_error = entry->last_error->ToString();
+    }
+    const bool busy = entry->fetch != Entry::Fetch::kIdle;
+    if (entry->Servable(now)) {
+      s.expiration = entry->creds->expiration;
+      s.refresh_at = entry->refresh_at;
+      s.state = busy                  ? EntryState::kRefreshing
+                : entry->failures > 0 ? EntryState::kRetrying
+                                      : EntryState::kValid;
+    } else if (busy) {
+      s.state = EntryState::kFetching;
+    } else if (entry->last_error) {
+      s.state = entry->last_error->retryable() ? EntryState::kBackoff : EntryState::kFailed;
+    } else {
+      s.state = EntryState::kEmpty;
+    }
+  }
+  std::sort(stats.entries.begin(), stats.entries.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.role_arn, a.session_name) < std::tie(b.role_arn, b.session_name);
+  });
+  return stats;
+}
+
+std::shared_ptr<CredentialBroker::Entry> CredentialBroker::FindOrCreateLocked(
+    const CredentialSpec& spec, Clock::SteadyTime now) {
+  auto it = entries_.find(spec.key);
+  if (it != entries_.end()) {
+    if (!it->second->Unused() || now < it->second->drop_at) {
+      return it->second;
+    }
+    DropLocked(it, "grace period over");
+  }
+  auto entry = std::make_shared<Entry>(spec);
+  entry->drop_at = now + options_.release_grace;
+  entries_.emplace(spec.key, entry);
+  metrics_.entries.Set(static_cast<double>(entries_.size()));
+  return entry;
+}
+
+void CredentialBroker::DropLocked(EntryMap::iterator it, std::string_view why) {
+  Entry& entry = *it->second;
+  entry.dropped = true;
+  entry.creds.reset();  // no copy of the secrets outlives the entry longer than needed
+  if (entry.fetch == Entry::Fetch::kQueued) {
+    entry.fetch = Entry::Fetch::kIdle;
+    --queued_;
+  }
+  log_.Debug("credential cache entry dropped",
+             {{"role", it->first.role_arn}, {"session", it->first.session_name}, {"why", why}});
+  entries_.erase(it);
+  metrics_.dropped.Inc();
+  UpdateGaugesLocked();
+}
+
+void CredentialBroker::EnqueueLocked(const std::shared_ptr<Entry>& entry, FetchReason reason,
+                                     bool foreground) {
+  entry->fetch = Entry::Fetch::kQueued;
+  entry->reason = reason;
+  entry->foreground = foreground;
+  entry->ticket = ++next_ticket_;
+  (foreground ? foreground_ : background_).push_back({entry, entry->ticket});
+  ++queued_;
+  UpdateGaugesLocked();
+  work_cv_.notify_one();
+}
+
+void CredentialBroker::WorkerLoop() {
+  Lock lock(mu_);
+  for (;;) {
+    work_cv_.wait(lock,
+                  [this] { return stopping_ || !foreground_.empty() || !background_.empty(); });
+    if (stopping_) {
+      return;
+    }
+    std::deque<Task>& queue = foreground_.empty() ? background_ : foreground_;
+    Task task = std::move(queue.front());
+    queue.pop_front();
+    Entry& entry = *task.entry;
+    if (entry.dropped || entry.fetch != Entry::Fetch::kQueued || entry.ticket != task.ticket) {
+      continue;  // the other copy of a promoted task, or an entry dropped while queued
+    }
+    entry.fetch = Entry::Fetch::kInFlight;
+    --queued_;
+    ++in_flight_;
+    UpdateGaugesLocked();
+    const aws::AssumeRoleRequest request =
+        ToAssumeRoleRequest(entry.spec, options_.duration_seconds);
+
+    lock.unlock();
+    Result<aws::AssumeRoleResult> result = MakeError(ErrorCode::kInternal, "not called");
+    try {
+      result = sts_.AssumeRole(request);
+    } catch (const std::exception& e) {
+      // The port promises errors as values; a throwing adapter must not take the worker down.
+      result = MakeError(ErrorCode::kInternal, fmt::format("STS client threw: {}", e.what()));
+    }
+    lock.lock();
+
+    --in_flight_;
+    const std::optional<FetchOutcome> outcome = CompleteLocked(entry, std::move(result));
+    UpdateGaugesLocked();
+    done_cv_.notify_all();
+    tick_cv_.notify_one();
+    if (outcome) {
+      // Not under mu_: a slow stderr (a full pipe to the log collector) must not stall
+      // Cached() on the I/O threads.
+      lock.unlock();
+      LogOutcome(*outcome);
+      lock.lock();
+    }
+  }
+}
+
+std::optional<CredentialBroker::FetchOutcome> CredentialBroker::CompleteLocked(
+    Entry& entry, Result<aws::AssumeRoleResult> result) {
+  std::optional<FetchOutcome> outcome;
+  entry.fetch = Entry::Fetch::kIdle;
+  entry.foreground = false;
+  entry.completed_ticket = entry.ticket;
+  const Clock::WallTime now = clock_.Now();
+  const Clock::SteadyTime steady = clock_.SteadyNow();
+  const std::string_view reason = ReasonName(entry.reason);
+  const CredentialKey& key = entry.spec.key;
+
+  std::optional<Error> error;
+  std::string result_label = "ok";
+  bool too_short = false;
+  if (!result) {
+    error = result.error();
+    result_label = aws::StsResultLabel(*error);
+  } else if (!result->credentials.expiration) {
+    error = Error(ErrorCode::kUpstreamInvalid, "STS returned credentials without an expiration");
+    result_label = ErrorCodeName(ErrorCode::kUpstreamInvalid);
+  } else if (*result->credentials.expiration - now < options_.min_remaining) {
+    // Serving them would break SDK refresh logic (protocols.md §0 rule 6). Usually the role's
+    // maximum session duration is below what we ask for, or this node's clock runs ahead.
+    too_short = true;
+    error = Error(ErrorCode::kUnavailable,
+                  fmt::format("STS returned credentials that expire in {} s, under the {} s "
+                              "minimum podiam serves; check the role's maximum session duration "
+                              "and the node's clock",
+                              WholeSeconds(*result->credentials.expiration - now),
+                              options_.min_remaining.count()),
+                  "", /*retryable=*/true);
+    result_label = "too_short";
+  }
+  metrics_.fetches.WithLabels({reason, result_label}).Inc();
+  if (entry.dropped || stopping_) {
+    return outcome;  // nobody may be served these any more
+  }
+
+  if (!error) {
+    const Clock::WallTime expiration = *result->credentials.expiration;
+    entry.creds = std::make_shared<const aws::Credentials>(std::move(result->credentials));
+    entry.serve_until = expiration - options_.min_remaining;
+    entry.refresh_at = RefreshAtLocked(expiration, now);
+    entry.failures = 0;
+    entry.last_error.reset();
+    entry.last_too_short = false;
+    entry.blocked_until = {};
+    entry.retry_at = {};
+    if (log_.Enabled(log::Level::kDebug)) {
+      outcome.emplace(FetchOutcome{.ok = true,
+                                   .role = key.role_arn,
+                                   .session = key.session_name,
+                                   .reason = reason,
+                                   .expires = aws::FormatTimestamp(expiration),
+                                   .refresh_at = aws::FormatTimestamp(entry.refresh_at)});
+    }
+    return outcome;
+  }
+
+  const bool serving = entry.Servable(now);
+  if (serving) {
+    metrics_.refresh_failures.Inc();
+  }
+  ++entry.failures;
+  const nanoseconds backoff = BackoffLocked(entry.failures);
+  if (error->retryable()) {
+    entry.blocked_until = steady + backoff;
+    entry.retry_at = entry.blocked_until;
+  } else {
+    // Negative caching: Get()s see this error for negative_ttl without a call, so a pod polling
+    // in a loop cannot drive STS. Background retries of a retained entry keep backing off.
+    entry.blocked_until = steady + options_.negative_ttl;
+    entry.retry_at = steady + std::max<nanoseconds>(options_.negative_ttl, backoff);
+  }
+  entry.last_error = error->Wrap(fmt::format("assume role {}", key.role_arn));
+  entry.last_too_short = too_short;
+  outcome.emplace(FetchOutcome{.ok = false,
+                               .role = key.role_arn,
+                               .session = key.session_name,
+                               .reason = reason,
+                               .error = error->ToString(),
+                               .failures = entry.failures,
+                               .serving_previous = serving,
+                               .retry_in_ms = WholeMillis(entry.retry_at - steady)});
+  return outcome;
+}
+
+void CredentialBroker::LogOutcome(const FetchOutcome& o) const {
+  if (o.ok) {
+    log_.Debug("credentials fetched", {{"role", o.role},
+                                       {"session", o.session},
+                                       {"reason", o.reason},
+                                       {"expires", o.expires},
+                                       {"refresh_at", o.refresh_at}});
+    return;
+  }
+  log_.Warn("credential fetch failed", {{"role", o.role},
+                                        {"session", o.session},
+                                        {"reason", o.reason},
+                                        {"error", o.error},
+                                        {"failures", o.failures},
+                                        {"serving_previous", o.serving_previous},
+                                        {"retry_in_ms", o.retry_in_ms}});
+}
+
+Clock::WallTime CredentialBroker::RefreshAtLocked(Clock::WallTime expiration, Clock::WallTime now) {
+  const auto jitter = duration_cast<Clock::WallTime::duration>(
+      std::chrono::duration<double>(options_.refresh_before) * options_.jitter_fraction *
+      random_.Uniform01());
+  // The last moment the credentials may be served; a refresh must start before it.
+  const Clock::WallTime latest = expiration - options_.min_remaining;
+  Clock::WallTime at = std::min(expiration - options_.refresh_before - jitter, latest);
+  if (at <= now) {
+    // Credentials shorter-lived than refresh_before (see the constructor's warning): refresh
+    // halfway through what is left of their servable time rather than at once, in a loop.
+    at = now + (latest - now) / 2;
+  }
+  return at;
+}
+
+nanoseconds CredentialBroker::BackoffLocked(int failures) {
+  const double initial = std::chrono::duration<double>(options_.backoff_initial).count();
+  const double max = std::chrono::duration<double>(options_.backoff_max).count();
+  const double cap = std::min(max, initial * std::exp2(std::min(failures - 1, 62)));
+  return duration_cast<nanoseconds>(std::chrono::duration<double>(cap * random_.Uniform01()));
+}
+
+std::chrono::nanoseconds CredentialBroker::RunDueLocked() {
+  const Clock::WallTime now = clock_.Now();
+  const Clock::SteadyTime steady = clock_.SteadyNow();
+  nanoseconds next = kMaxTickerSleep;
+  auto min_remaining = Clock::WallTime::duration::max();
+  // Wall-time due dates are turned into a steady wait; the ticker's cap covers clock jumps.
+  auto wait_wall = [&](Clock::WallTime at) { next = std::min<nanoseconds>(next, at - now); };
+  auto wait_steady = [&](Clock::SteadyTime at) { next = std::min<nanoseconds>(next, at - steady); };
+
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    const std::shared_ptr<Entry> entry = it->second;
+    if (entry->Unused()) {
+      if (steady >= entry->drop_at) {
+        DropLocked(it++, "grace period over");
+        continue;
+      }
+      wait_steady(entry->drop_at);
+    }
+    ++it;
+    if (entry->creds && !entry->Servable(now)) {
+      entry->creds.reset();  // nothing may serve them any more; do not keep the secrets around
+    }
+    if (entry->creds) {
+      min_remaining = std::min(min_remaining, *entry->creds->expiration - now);
+      wait_wall(entry->serve_until);
+    }
+    if (entry->users == 0 || entry->fetch != Entry::Fetch::kIdle || stopping_) {
+      continue;  // unretained entries are fetched by Get() alone; busy ones report back
+    }
+    const FetchReason reason = entry->failures > 0 ? FetchReason::kRetry
+                               : entry->creds      ? FetchReason::kRefresh
+                                                   : FetchReason::kPrefetch;
+    if (entry->creds && now < entry->refresh_at) {
+      wait_wall(entry->refresh_at);
+    } else if (steady < entry->retry_at) {
+      wait_steady(entry->retry_at);
+    } else {
+      EnqueueLocked(entry, reason, /*foreground=*/false);
+    }
+  }
+
+  metrics_.min_remaining.Set(min_remaining == Clock::WallTime::duration::max()
+                                 ? 0.0
+                                 : std::chrono::duration<double>(min_remaining).count());
+  UpdateGaugesLocked();
+  // Get() waiters re-check their deadlines against the Clock (a FakeClock moves without them).
+  done_cv_.notify_all();
+  return next;
+}
+
+void CredentialBroker::UpdateGaugesLocked() {
+  metrics_.entries.Set(static_cast<double>(entries_.size()));
+  metrics_.queued.Set(static_cast<double>(queued_));
+  metrics_.in_flight.Set(static_cast<double>(in_flight_));
+}
+
+Result<aws::Credentials> CredentialBroker::GetErrorLocked(std::string_view reason, Error error) {
+  metrics_.get_errors.WithLabels({reason}).Inc();
+  return tl::unexpected(std::move(error));
+}
+
+void CredentialBroker::TickerLoop() {
+  Lock lock(mu_);
+  while (!stopping_) {
+    const nanoseconds delay = std::clamp(RunDueLocked(), kMinTickerSleep, kMaxTickerSleep);
+    tick_cv_.wait_for(lock, delay);
+  }
+}
+
+}  // namespace podiam::creds

@@ -1,0 +1,244 @@
+// CredentialBroker: the cache between pods and STS. It gets AssumeRole credentials once per
+// CredentialKey and shares them among all pods with that key. It fetches them as soon as a pod
+// with a role appears. It refreshes them early, with jitter, and makes one STS call per missing
+// key however many requests wait for it. It runs at most max_concurrent_sts calls at once,
+// foreground misses ahead of background refreshes. It backs off per entry while STS fails and
+// briefly caches errors that a retry cannot fix.
+//
+// What it guarantees (protocols.md §0 rule 6): it never hands out credentials with less than
+// min_remaining (15 min) left. botocore rewrites such an expiry and may sign with expired keys.
+// While a refresh fails, still-valid credentials keep being served. Credentials that arrive
+// already too close to expiry (a short role max session, a skewed node clock) are refused with a
+// kUnavailable error that says so, and retried with backoff.
+//
+// Lifetime of an entry: Retain(spec) for every pod that uses it (the pod watch calls it when a
+// pod with a role appears), Release(key) when that pod goes. After the last Release the entry
+// lives for release_grace, so a pod restarted under the same name reuses it. Then it is dropped
+// and its credentials are never served again. An entry made by Get() alone (nobody retained
+// it) lives for release_grace after its last Get(). Cached() never extends a lifetime.
+//
+// Threads: max_concurrent_sts workers (started by the constructor) make the STS calls. Tick()
+// does the timed work: refreshes, retries, expiries and drops. Start() runs Tick() on a
+// background thread, which sleeps until the next due time or a change. Unit tests call Tick()
+// themselves with a FakeClock instead. Expiry decisions use wall time (Clock::Now(), since
+// Expiration is a wall time). Backoff, negative caching, grace periods and Get() deadlines use
+// steady time (Clock::SteadyNow()).
+//
+// Thread-safety: every method may be called from any thread. Cached() is the hot path for HTTP
+// I/O threads: a shared lock, a hash lookup and a shared_ptr copy, with no allocation. Get()
+// blocks, so call it from worker threads. The Clock, Random and StsClient must outlive the
+// broker. The broker calls Random only while holding its own lock, so a non-thread-safe Random
+// (testing::FakeRandom) is fine.
+//
+//   creds::CredentialBroker broker(sts, clock, random, registry, {.max_concurrent_sts = 4});
+//   broker.Start();
+//   broker.Retain(spec);                                   // pod appeared: prefetch
+//   if (auto c = broker.Cached(spec.key)) { return Serve(*c); }  // I/O thread, non-blocking
+//   Result<aws::Credentials> c = broker.Get(spec, clock.SteadyNow() + std::chrono::seconds(5));
+//   broker.Release(spec.key);                              // pod deleted
+//   broker.Stop();
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "podiam/aws/credentials.hpp"
+#include "podiam/aws/sts_client.hpp"
+#include "podiam/base/clock.hpp"
+#include "podiam/base/error.hpp"
+#include "podiam/base/log.hpp"
+#include "podiam/base/random.hpp"
+#include "podiam/creds/credential_key.hpp"
+#include "podiam/creds/metrics.hpp"
+#include "podiam/metrics/registry.hpp"
+
+namespace podiam::creds {
+
+struct BrokerOptions {
+  // Start refreshing this long before expiry. Keep it above min_remaining so that a refresh has
+  // time to fail and be retried before the old credentials stop being servable.
+  std::chrono::seconds refresh_before = std::chrono::minutes(30);
+  // Never serve credentials with less than this left (protocols.md §0 rule 6).
+  std::chrono::seconds min_remaining = std::chrono::minutes(15);
+  // Refresh up to this fraction of refresh_before earlier still, drawn per fetch, so that entries
+  // made together (a node start, a big rollout) do not all refresh in the same second.
+  double jitter_fraction = 0.1;
+  // AssumeRole calls in flight at most, across all entries (the number of worker threads).
+  int max_concurrent_sts = 8;
+  // Retry delay after the n-th consecutive failure: uniform in [0, min(max, initial * 2^(n-1))]
+  // ("full jitter").
+  std::chrono::milliseconds backoff_initial = std::chrono::seconds(1);
+  std::chrono::milliseconds backoff_max = std::chrono::seconds(60);
+  // How long a non-retryable error (AccessDenied, ValidationError, ...) is returned to Get()
+  // without asking STS again.
+  std::chrono::milliseconds negative_ttl = std::chrono::seconds(10);
+  // How long an entry outlives its last user.
+  std::chrono::milliseconds release_grace = std::chrono::seconds(30);
+  // DurationSeconds of AssumeRole when the spec does not say.
+  int duration_seconds = 3600;
+};
+
+// What an entry is doing, for /debug and `podiam explain`.
+enum class EntryState {
+  kFetching,    // no servable credentials; a call is queued or in flight
+  kValid,       // servable credentials; nothing to do until the refresh time
+  kRefreshing,  // servable credentials; a refresh is queued or in flight
+  kRetrying,    // servable credentials; the last refresh failed and a retry is scheduled
+  kBackoff,     // no servable credentials; the last call failed with a retryable error
+  kFailed,      // no servable credentials; a non-retryable error is negative-cached
+  kEmpty,       // no servable credentials and nothing scheduled (an unretained entry)
+};
+
+std::string_view EntryStateName(EntryState state);
+
+// One entry as /debug shows it. Never secret: no keys or tokens, and the external ID and
+// session policy are only reported as present or not.
+struct EntryStats {
+  std::string role_arn;
+  std::string session_name;
+  bool has_external_id = false;
+  bool has_session_policy = false;
+  EntryState state = EntryState::kEmpty;
+  int users = 0;                              // Retain() count
+  std::optional<Clock::WallTime> expiration;  // of the servable credentials
+  std::optional<Clock::WallTime> refresh_at;  // when the next refresh is due
+  int consecutive_failures = 0;
+  std::string last_error;  // Error::ToString() of the last failure, "" after a success
+};
+
+struct BrokerStats {
+  std::vector<EntryStats> entries;  // sorted by role ARN, then session name
+  std::size_t queued = 0;           // AssumeRole calls waiting for a worker
+  std::size_t in_flight = 0;        // AssumeRole calls running
+};
+
+class CredentialBroker {
+ public:
+  // Starts the max_concurrent_sts worker threads. Options out of range are clamped, and a
+  // duration_seconds too short for refresh_before + min_remaining is logged once.
+  CredentialBroker(aws::StsClient& sts, const Clock& clock, Random& random,
+                   metrics::Registry& registry, BrokerOptions options = {});
+  // Stop()s.
+  ~CredentialBroker();
+  CredentialBroker(const CredentialBroker&) = delete;
+  CredentialBroker& operator=(const CredentialBroker&) = delete;
+
+  // Non-blocking: the servable credentials for `key`, or nullptr. Never starts a fetch, because
+  // it has no CredentialSpec to fetch with. On a miss, call Get().
+  [[nodiscard]] std::shared_ptr<const aws::Credentials> Cached(const CredentialKey& key) const;
+
+  // Blocking: waits until credentials for `spec` are servable or `deadline` (in Clock::SteadyNow()
+  // time) passes. If nothing is cached or in flight, it queues a fetch ahead of background work.
+  // Concurrent Get()s of one key share one STS call and all get its result. Errors:
+  //   - the call's own error (STS code in upstream_code()) when the awaited call failed;
+  //   - kUnavailable when the credentials STS returned have less than min_remaining left;
+  //   - the last error, without a new call, while the entry is backing off (retryable errors)
+  //     or negative-cached (non-retryable ones, for negative_ttl);
+  //   - kDeadlineExceeded when the deadline passes first (the fetch goes on and is cached);
+  //   - kUnavailable after Stop().
+  Result<aws::Credentials> Get(const CredentialSpec& spec, Clock::SteadyTime deadline);
+
+  // A pod using `spec` appeared: count it, and fetch in the background if nothing is cached or
+  // in flight. Re-retaining updates the tags and other non-key fields used for later calls.
+  void Retain(const CredentialSpec& spec);
+  // A pod using `key` went away. After the last Release() (and no Get() waiting) the entry is
+  // dropped once release_grace has passed. Unknown keys and extra Release()s are ignored.
+  void Release(const CredentialKey& key);
+
+  // Runs what is due once: queues refreshes and retries, forgets expired credentials, drops
+  // entries whose grace period is over, updates gauges and wakes Get() waiters so that they
+  // re-check their deadlines.
+  void Tick();
+  // Runs Tick() on a background thread until Stop(). Calling it again does nothing.
+  void Start();
+  // Wakes every Get() waiter with kUnavailable, drops queued calls and joins all threads. It
+  // waits for calls already in flight to return (the StsClient's own timeouts bound that), and
+  // their results are discarded. Idempotent.
+  void Stop();
+
+  // Waits (in real time, up to `timeout`) until no STS call is queued or in flight. For tests
+  // (Tick() queues work that runs on the worker threads) and orderly shutdown. False on timeout.
+  bool AwaitIdle(std::chrono::milliseconds timeout);
+
+  [[nodiscard]] std::size_t Size() const;
+  [[nodiscard]] BrokerStats Stats() const;
+  [[nodiscard]] const BrokerOptions& options() const { return options_; }
+
+ private:
+  enum class FetchReason { kPrefetch, kMiss, kRefresh, kRetry };
+  struct Entry;
+  struct Task {
+    std::shared_ptr<Entry> entry;
+    std::uint64_t ticket;  // which fetch of the entry this task is for; stale when it differs
+  };
+  using EntryMap = std::unordered_map<CredentialKey, std::shared_ptr<Entry>, CredentialKeyHash>;
+  using Lock = std::unique_lock<std::shared_mutex>;
+
+  static std::string_view ReasonName(FetchReason reason);
+
+  // Finds the entry for spec.key, creating it. An entry past its grace period is dropped first,
+  // so that it is never revived.
+  std::shared_ptr<Entry> FindOrCreateLocked(const CredentialSpec& spec, Clock::SteadyTime now);
+  void DropLocked(EntryMap::iterator it, std::string_view why);
+  void EnqueueLocked(const std::shared_ptr<Entry>& entry, FetchReason reason, bool foreground);
+  // What a finished call is logged with, gathered under the lock and written after it.
+  struct FetchOutcome {
+    bool ok = false;
+    std::string role;
+    std::string session;
+    std::string_view reason;
+    std::string expires;     // ok only
+    std::string refresh_at;  // ok only
+    std::string error;       // failures only
+    int failures = 0;
+    bool serving_previous = false;
+    long long retry_in_ms = 0;
+  };
+  // Stores the result of a call; returns what to log (nothing for a discarded result or a
+  // success with debug logging off).
+  std::optional<FetchOutcome> CompleteLocked(Entry& entry, Result<aws::AssumeRoleResult> result);
+  void LogOutcome(const FetchOutcome& outcome) const;
+  [[nodiscard]] Clock::WallTime RefreshAtLocked(Clock::WallTime expiration, Clock::WallTime now);
+  [[nodiscard]] std::chrono::nanoseconds BackoffLocked(int failures);
+  // Tick()'s body; returns how long until something is due (at most kMaxTickerSleep).
+  std::chrono::nanoseconds RunDueLocked();
+  void UpdateGaugesLocked();
+  Result<aws::Credentials> GetErrorLocked(std::string_view reason, Error error);
+  void WorkerLoop();
+  void TickerLoop();
+
+  aws::StsClient& sts_;
+  const Clock& clock_;
+  Random& random_;
+  BrokerMetrics metrics_;
+  const BrokerOptions options_;
+  log::Logger log_{"creds"};
+
+  // Guards everything below and every Entry. Cached() and Stats() take it shared.
+  mutable std::shared_mutex mu_;
+  std::condition_variable_any work_cv_;  // workers: a task was queued, or stopping
+  std::condition_variable_any done_cv_;  // Get() and AwaitIdle(): a call ended, Tick(), stopping
+  std::condition_variable_any tick_cv_;  // ticker: the schedule changed, or stopping
+  EntryMap entries_;
+  std::deque<Task> foreground_;  // misses a Get() waits for, served first
+  std::deque<Task> background_;  // prefetches, refreshes, retries
+  std::uint64_t next_ticket_ = 0;
+  std::size_t queued_ = 0;  // entries whose fetch is queued (tasks may be stale duplicates)
+  std::size_t in_flight_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+  std::thread ticker_;
+};
+
+}  // namespace podiam::creds
