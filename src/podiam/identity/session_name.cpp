@@ -4,23 +4,15 @@
 #include <openssl/sha.h>
 
 #include <array>
-#include <cctype>
+
+#include "podiam/aws/text.hpp"
 
 namespace podiam::identity {
-namespace {
-
-bool Allowed(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '+' || c == '=' ||
-         c == ',' || c == '.' || c == '@' || c == '-';
-}
-
-}  // namespace
-
 std::string SanitizeSessionName(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
-    out += Allowed(c) ? c : '-';
+    out += aws::IsSessionNameChar(c) ? c : '-';
   }
   while (out.size() < 2) {
     out += '-';
