@@ -14,6 +14,7 @@
 
 #include "podiam/aws/credentials.hpp"
 #include "podiam/base/error.hpp"
+#include "podiam/creds/credential_key.hpp"
 #include "podiam/http/message.hpp"
 #include "podiam/identity/policy.hpp"
 
@@ -28,6 +29,9 @@ struct Caller {
   std::string pod_uid;
   std::string ip;
   identity::Decision decision;
+  // What to ask STS for, when the decision allows a role (precomputed once per pod change so the
+  // request path only looks it up).
+  std::shared_ptr<const creds::CredentialSpec> spec;
 };
 
 class CallerDirectory {
