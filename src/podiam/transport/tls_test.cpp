@@ -1,0 +1,137 @@
+// HTTPS between BeastHttpClient and HttpServer's TLS mode, with a throwaway PKI.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "podiam/testing/test_pki.hpp"
+#include "podiam/transport/http_client.hpp"
+#include "podiam/transport/http_server.hpp"
+
+namespace podiam::transport {
+namespace {
+
+using ::testing::HasSubstr;
+
+class TlsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { pki_ = new testing::TestPki(); }
+  static void TearDownTestSuite() {
+    delete pki_;
+    pki_ = nullptr;
+  }
+
+  void StartServer(HttpServerOptions options) {
+    server_ =
+        std::make_unique<HttpServer>(options, http::MakeSyncHandler([](const http::Request& r) {
+                                       return http::Response::Text(200, "hello " + r.peer.address);
+                                     }));
+    auto started = server_->Start();
+    ASSERT_TRUE(started) << started.error().ToString();
+  }
+  void StartServer() {
+    StartServer({.tls_cert_file = pki_->server_cert, .tls_key_file = pki_->server_key});
+  }
+
+  std::string Url(const char* host) const {
+    return std::string("https://") + host + ":" + std::to_string(server_->port()) + "/";
+  }
+
+  static std::unique_ptr<BeastHttpClient> Client(BeastHttpClientOptions options) {
+    auto client = BeastHttpClient::Create(std::move(options));
+    EXPECT_TRUE(client) << client.error().ToString();
+    return std::move(*client);
+  }
+
+  static testing::TestPki* pki_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+testing::TestPki* TlsTest::pki_ = nullptr;
+
+TEST_F(TlsTest, VerifiesServerByNameAndByIp) {
+  StartServer();
+  auto client = Client({.ca_file = pki_->ca_cert});
+  for (const char* host : {"localhost", "127.0.0.1"}) {
+    auto r = client->Send({.url = Url(host)});
+    ASSERT_TRUE(r) << host << ": " << r.error().ToString();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "hello 127.0.0.1");
+  }
+  ASSERT_TRUE(client->Send({.url = Url("localhost")}));
+  EXPECT_EQ(client->connections_opened(), 2u);  // one per host key, then reused
+}
+
+TEST_F(TlsTest, UnknownCaIsRejectedWithAClearNonRetryableError) {
+  StartServer();
+  auto r = Client({.ca_file = pki_->other_ca_cert})->Send({.url = Url("localhost")});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kUnavailable);
+  EXPECT_FALSE(r.error().retryable());
+  EXPECT_THAT(r.error().message(), HasSubstr("TLS certificate verification failed"));
+  EXPECT_THAT(r.error().message(), HasSubstr("unable to get local issuer certificate"));
+}
+
+TEST_F(TlsTest, HostnameMismatchIsRejected) {
+  StartServer({.tls_cert_file = pki_->wrong_name_cert, .tls_key_file = pki_->wrong_name_key});
+  auto client = Client({.ca_file = pki_->ca_cert});
+  auto r = client->Send({.url = Url("localhost")});
+  ASSERT_FALSE(r);
+  EXPECT_FALSE(r.error().retryable());
+  EXPECT_THAT(r.error().message(), HasSubstr("hostname mismatch"));
+  r = client->Send({.url = Url("127.0.0.1")});
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().message(), HasSubstr("IP address mismatch"));
+}
+
+TEST_F(TlsTest, InsecureSkipVerifyAcceptsAnything) {
+  StartServer({.tls_cert_file = pki_->other_server_cert, .tls_key_file = pki_->other_server_key});
+  auto r = Client({.insecure_skip_verify = true})->Send({.url = Url("localhost")});
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(TlsTest, MutualTlsRequiresTheClientCertificate) {
+  StartServer({.tls_cert_file = pki_->server_cert,
+               .tls_key_file = pki_->server_key,
+               .tls_client_ca_file = pki_->ca_cert});
+  auto without = Client({.ca_file = pki_->ca_cert})->Send({.url = Url("localhost")});
+  ASSERT_FALSE(without);
+  EXPECT_EQ(without.error().code(), ErrorCode::kUnavailable);
+
+  auto with = Client({.ca_file = pki_->ca_cert,
+                      .client_cert_file = pki_->client_cert,
+                      .client_key_file = pki_->client_key})
+                  ->Send({.url = Url("localhost")});
+  ASSERT_TRUE(with) << with.error().ToString();
+  EXPECT_EQ(with->status, 200);
+}
+
+TEST_F(TlsTest, PlainHttpToTlsServerFailsCleanly) {
+  StartServer();
+  auto r = Client({})->Send({.url = "http://127.0.0.1:" + std::to_string(server_->port()) + "/",
+                             .timeout = std::chrono::seconds(2)});
+  ASSERT_FALSE(r);
+}
+
+TEST_F(TlsTest, BadFilesAreInvalidArgument) {
+  auto client = BeastHttpClient::Create({.ca_file = "/nonexistent/ca.pem"});
+  ASSERT_FALSE(client);
+  EXPECT_EQ(client.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(client.error().message(), HasSubstr("/nonexistent/ca.pem"));
+
+  client = BeastHttpClient::Create({.client_cert_file = pki_->client_cert});
+  ASSERT_FALSE(client);  // a certificate without a key
+
+  client = BeastHttpClient::Create(
+      {.client_cert_file = pki_->client_cert, .client_key_file = pki_->server_key});
+  ASSERT_FALSE(client);
+  EXPECT_THAT(client.error().message(), HasSubstr("private key"));
+
+  HttpServer server({.tls_cert_file = pki_->server_cert, .tls_key_file = "/nonexistent/key.pem"},
+                    http::MakeSyncHandler([](const http::Request&) { return http::Response{}; }));
+  auto started = server.Start();
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error().code(), ErrorCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace podiam::transport
