@@ -107,8 +107,9 @@ Result<Clock::WallTime> ParseTimestamp(std::string_view text) {
   if (!date.ok() || hour > 23 || minute > 59 || second > 60) {
     return fail();
   }
-  auto when = chr::sys_days(date) + chr::hours(hour) + chr::minutes(minute) + chr::seconds(second) +
-              fraction - offset;
+  chr::sys_days midnight{date};
+  auto when =
+      midnight + chr::hours(hour) + chr::minutes(minute) + chr::seconds(second) + fraction - offset;
   return chr::time_point_cast<chr::system_clock::duration>(when);
 }
 

@@ -80,7 +80,7 @@ template <typename T>
 Result<T> HttpStsClient::Finish(std::string_view action, Clock::SteadyTime start,
                                 Result<T> result) {
   std::string label = result ? std::string("ok") : StsResultLabel(result.error());
-  metrics_.calls.WithLabels({action, std::string_view(label)}).Inc();
+  metrics_.calls.WithLabels({action, label}).Inc();
   metrics_.call_duration.WithLabels({action}).Observe(
       std::chrono::duration<double>(clock_.SteadyNow() - start).count());
   if (!result) {

@@ -174,7 +174,7 @@ Result<SignatureParts> SignRequest(http::ClientRequest& request, const Credentia
 
   SignatureParts parts;
   parts.amz_date = FormatAmzDate(params.time);
-  std::string_view date = std::string_view(parts.amz_date).substr(0, 8);
+  const std::string date = parts.amz_date.substr(0, 8);
   parts.credential_scope =
       fmt::format("{}/{}/{}/aws4_request", date, params.region, params.service);
 
