@@ -14,11 +14,6 @@ namespace {
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
-// Transport failures are worth another attempt; HttpClient reports them with these codes.
-bool IsRetryableTransportError(const Error& error) {
-  return error.code() == ErrorCode::kUnavailable || error.code() == ErrorCode::kDeadlineExceeded;
-}
-
 }  // namespace
 
 Sleeper RealSleeper() {
@@ -160,9 +155,9 @@ Result<std::string> HttpStsClient::Attempt(std::string_view action, const std::s
   }
   auto response = http_.Send(request);
   if (!response) {
-    const Error& e = response.error();
-    return tl::unexpected(Error(e.code(), fmt::format("{} {}", options_.endpoint.url, e.message()),
-                                e.upstream_code(), e.retryable() || IsRetryableTransportError(e)));
+    // The transport decides what is worth retrying (refused, reset, timeout: yes; a failed
+    // certificate check: no) and its message already names the method and host.
+    return tl::unexpected(response.error());
   }
   if (response->status == 200) {
     return std::move(response->body);

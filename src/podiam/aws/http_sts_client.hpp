@@ -2,11 +2,12 @@
 // (sts_codec.hpp), signs it with SigV4 using credentials from a CredentialsProvider (not for
 // AssumeRoleWithWebIdentity, which is unsigned), sends it, parses the answer and maps errors.
 //
-// Retries: throttling, 5xx, IDPCommunicationError and transport failures (refused, reset,
-// timeout) are retried with capped exponential backoff and full jitter
-// (delay = U[0,1) * min(max_backoff, base_backoff * 2^(attempt-1))); access and validation errors
-// never are. Each call has a deadline (call_timeout): no attempt starts after it, no backoff sleeps
-// past it, and each attempt's HTTP timeout is clamped to the time left.
+// Retries: throttling, 5xx, IDPCommunicationError and the transport failures the HttpClient marks
+// retryable (refused, reset, timeout; not a failed certificate check) are retried with capped
+// exponential backoff and full jitter (delay = U[0,1) * min(max_backoff, base_backoff *
+// 2^(attempt-1))); access and validation errors never are. Each call has a deadline (call_timeout):
+// no attempt starts after it, no backoff sleeps past it, and each attempt's HTTP timeout is clamped
+// to the time left.
 //
 // Thread-safety: safe for concurrent calls (no mutable state besides metrics).
 //

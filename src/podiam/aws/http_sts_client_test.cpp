@@ -229,8 +229,8 @@ TEST_F(HttpStsClientTest, ClientSideValidationSendsNothing) {
 }
 
 TEST_F(HttpStsClientTest, TransportErrorsAreRetried) {
-  http_.PushError(ErrorCode::kUnavailable, "connection refused");
-  http_.PushError(ErrorCode::kDeadlineExceeded, "timed out");
+  http_.PushError(ErrorCode::kUnavailable, "connection refused", /*retryable=*/true);
+  http_.PushError(ErrorCode::kDeadlineExceeded, "timed out", /*retryable=*/true);
   http_.PushResponse(200, std::string(kAssumeRoleOk));
   auto sts = Client();
   ASSERT_TRUE(sts.AssumeRole(Request()));
@@ -240,15 +240,25 @@ TEST_F(HttpStsClientTest, TransportErrorsAreRetried) {
 
 TEST_F(HttpStsClientTest, TransportErrorKeepsItsCodeWhenAttemptsRunOut) {
   for (int i = 0; i < 4; ++i) {
-    http_.PushError(ErrorCode::kUnavailable, "connection refused");
+    http_.PushError(ErrorCode::kUnavailable, "POST https://sts...: connection refused", true);
   }
   auto sts = Client();
   auto result = sts.GetCallerIdentity();
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code(), ErrorCode::kUnavailable);
-  EXPECT_THAT(result.error().message(),
-              HasSubstr("https://sts.eu-west-1.amazonaws.com/ connection refused"));
+  EXPECT_THAT(result.error().message(), HasSubstr("POST https://sts...: connection refused"));
   EXPECT_EQ(Calls("GetCallerIdentity", "unavailable"), 1);
+}
+
+TEST_F(HttpStsClientTest, TransportErrorsTheTransportCallsFinalAreNotRetried) {
+  http_.PushError(ErrorCode::kUnavailable, "TLS certificate verification failed", false);
+  auto sts = Client();
+  auto result = sts.AssumeRole(Request());
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code(), ErrorCode::kUnavailable);
+  EXPECT_FALSE(result.error().retryable());
+  EXPECT_EQ(http_.request_count(), 1u);
+  EXPECT_EQ(Retries("AssumeRole"), 0);
 }
 
 TEST_F(HttpStsClientTest, DeadlineClampsTheLastAttemptAndStopsRetries) {
@@ -258,7 +268,7 @@ TEST_F(HttpStsClientTest, DeadlineClampsTheLastAttemptAndStopsRetries) {
   // A slow endpoint: every attempt uses its whole timeout, then times out.
   http_.SetHandler([this](const http::ClientRequest& r) -> Result<http::Response> {
     clock_.Advance(r.timeout);
-    return MakeError(ErrorCode::kDeadlineExceeded, "timed out");
+    return MakeError(ErrorCode::kDeadlineExceeded, "timed out", "", /*retryable=*/true);
   });
   auto sts = Client(options);
   auto result = sts.AssumeRole(Request());

@@ -11,7 +11,7 @@
 //
 //   testing::FakeHttpClient http;
 //   http.PushResponse(200, "<AssumeRoleResponse>...</AssumeRoleResponse>");
-//   http.PushError(ErrorCode::kDeadlineExceeded, "timed out");
+//   http.PushError(ErrorCode::kDeadlineExceeded, "timed out", /*retryable=*/true);
 //   http.SetHandler([&](const http::ClientRequest& r) -> Result<http::Response> {
 //     clock.Advance(std::chrono::seconds(1));            // simulate latency
 //     return http::Response::Text(r.url.ends_with("/token") ? 200 : 404, "x");
@@ -55,8 +55,10 @@ class FakeHttpClient final : public http::HttpClient {
     }
     Push(std::move(response));
   }
-  void PushError(ErrorCode code, std::string message) {
-    Push(tl::unexpected(Error(code, std::move(message))));
+  // A transport failure. Real clients mark refused/reset/timeout as retryable; say so here when
+  // the code under test should see it that way.
+  void PushError(ErrorCode code, std::string message, bool retryable = false) {
+    Push(tl::unexpected(Error(code, std::move(message), "", retryable)));
   }
   // Used once the queue is empty; replaces any earlier handler.
   void SetHandler(Handler handler) {
