@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <functional>
+#include <stop_token>
 #include <string>
 
 #include "podiam/base/error.hpp"
@@ -25,6 +26,10 @@ struct ClientRequest {
   std::string body;
   // Whole-call deadline: connect, send and read the full response.
   std::chrono::milliseconds timeout{5000};
+  // Stream() only: when stop is requested (from any thread), the read in progress is cancelled
+  // and Stream() returns what it has, as if on_chunk had returned false. How a watch ends
+  // promptly at shutdown instead of waiting for the apiserver's next byte.
+  std::stop_token stop;
 };
 
 // Called with each piece of a streamed response body; return false to stop reading.

@@ -6,6 +6,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -20,6 +21,7 @@
 #include <cerrno>
 #include <map>
 #include <mutex>
+#include <stop_token>
 #include <thread>
 #include <vector>
 
@@ -347,7 +349,13 @@ class BeastHttpClient::Impl {
     http::Response out = ToResponse(parser.get().base());
     const bool success = out.status >= 200 && out.status < 300;
     std::vector<char> chunk(kStreamChunk);
+    // Cancels the pending read from whichever thread requests the stop; posting to the
+    // connection's own loop is the thread-safe way to touch its socket.
+    std::stop_callback cancel(in.stop, [&c] { asio::post(c.ioc, [&c] { c.tcp().cancel(); }); });
     while (!parser.is_done()) {
+      if (in.stop.stop_requested()) {
+        return out;  // mid-body: the connection is not reusable
+      }
       parser.get().body().data = chunk.data();
       parser.get().body().size = chunk.size();
       // From here the request timeout bounds each wait for more body, not the whole stream.
@@ -357,6 +365,9 @@ class BeastHttpClient::Impl {
       });
       if (ec == bhttp::error::need_buffer) {
         ec = {};
+      }
+      if (ec && in.stop.stop_requested()) {
+        return out;
       }
       if (ec) {
         return tl::unexpected(MapError(ec, "stream from", url, nullptr, 0));

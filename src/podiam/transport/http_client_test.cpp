@@ -268,6 +268,29 @@ TEST_F(HttpClientTest, StreamStopsWhenTheCallbackSaysSo) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 900ms);
 }
 
+TEST_F(HttpClientTest, StreamEndsPromptlyWhenStopIsRequestedFromAnotherThread) {
+  ScriptedServer server(ChunkedStream(10ms, /*finish=*/false));  // then stalls for 1 s
+  std::stop_source stop;
+  std::string seen;
+  auto start = std::chrono::steady_clock::now();
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(150ms);
+    stop.request_stop();
+  });
+  auto r =
+      NewClient()->Stream({.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/watch",
+                           .timeout = 10s,
+                           .stop = stop.get_token()},
+                          [&](std::string_view chunk) {
+                            seen += chunk;
+                            return true;
+                          });
+  stopper.join();
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(seen, "{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 800ms);
+}
+
 TEST_F(HttpClientTest, StreamTimesOutWhenTheServerStalls) {
   ScriptedServer server(ChunkedStream(10ms, /*finish=*/false));
   std::string seen;
