@@ -1,5 +1,7 @@
 #include "podiam/http/message.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -114,12 +116,14 @@ std::string_view ReasonPhrase(int status) {
 }
 
 std::string Url::HostHeader() const {
-  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  // fmt rather than operator+ chains: GCC 12 at -O3 reports a false -Wrestrict (PR105329) on
+  // `"[" + host + "]"`.
   bool default_port = (scheme == "http" && port == 80) || (scheme == "https" && port == 443);
-  if (!default_port) {
-    h += ":" + std::to_string(port);
+  bool ipv6 = host.find(':') != std::string::npos;
+  if (default_port) {
+    return ipv6 ? fmt::format("[{}]", host) : host;
   }
-  return h;
+  return ipv6 ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
 }
 
 Result<Url> ParseUrl(std::string_view text) {
@@ -142,10 +146,8 @@ Result<Url> ParseUrl(std::string_view text) {
   }
   auto slash = rest.find_first_of("/?");
   std::string_view authority = rest.substr(0, slash);
-  url.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-  if (!url.target.empty() && url.target.front() == '?') {
-    url.target.insert(0, "/");
-  }
+  std::string_view target = slash == std::string_view::npos ? "/" : rest.substr(slash);
+  url.target = target.front() == '?' ? fmt::format("/{}", target) : std::string(target);
   if (authority.find('@') != std::string_view::npos) {
     return MakeError(ErrorCode::kInvalidArgument, "URL must not contain user information");
   }
