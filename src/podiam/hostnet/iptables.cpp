@@ -39,14 +39,6 @@ bool IsInterfacePattern(std::string_view name) {
   return true;
 }
 
-std::string Join(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const auto& a : argv) {
-    out += (out.empty() ? "" : " ") + a;
-  }
-  return out;
-}
-
 }  // namespace
 
 Result<int> SubprocessRunner::Run(const std::vector<std::string>& argv, std::string* output) {
@@ -126,27 +118,29 @@ std::vector<std::string> MetadataRedirect::RuleSpec() const {
   return spec;
 }
 
-Result<bool> MetadataRedirect::Exists() {
-  std::vector<std::string> argv = {options_.iptables, "-w", "5", "-t", "nat", "-C", "PREROUTING"};
+Result<int> MetadataRedirect::RunRule(std::string_view op, std::string* output) {
+  std::vector<std::string> argv = {options_.iptables, "-w",        "5", "-t", "nat",
+                                   std::string(op),   "PREROUTING"};
   auto spec = RuleSpec();
   argv.insert(argv.end(), spec.begin(), spec.end());
+  return runner_.Run(argv, output);
+}
+
+Result<bool> MetadataRedirect::Exists() {
   std::string output;
-  auto rc = runner_.Run(argv, &output);
+  auto rc = RunRule("-C", &output);
   if (!rc) {
     return tl::unexpected(rc.error());
   }
   // 0: present; 1: absent ("Bad rule" / "does a matching rule exist"); anything else: a failure.
-  if (*rc == 0) {
-    return true;
-  }
-  if (*rc == 1) {
-    return false;
+  if (*rc == 0 || *rc == 1) {
+    return *rc == 0;
   }
   return MakeError(ErrorCode::kFailedPrecondition,
                    "iptables check failed (exit " + std::to_string(*rc) + "): " + output);
 }
 
-Result<void> MetadataRedirect::Install() {
+Result<void> MetadataRedirect::Change(bool install) {
   if (auto ok = Validate(); !ok) {
     return ok;
   }
@@ -154,43 +148,19 @@ Result<void> MetadataRedirect::Install() {
   if (!exists) {
     return tl::unexpected(exists.error());
   }
-  if (*exists) {
-    return Ok();
+  if (*exists == install) {
+    return Ok();  // already as wanted
   }
-  std::vector<std::string> argv = {options_.iptables, "-w", "5", "-t", "nat", "-A", "PREROUTING"};
-  auto spec = RuleSpec();
-  argv.insert(argv.end(), spec.begin(), spec.end());
   std::string output;
-  auto rc = runner_.Run(argv, &output);
+  auto rc = RunRule(install ? "-A" : "-D", &output);
   if (!rc) {
     return tl::unexpected(rc.error());
   }
   if (*rc != 0) {
     return MakeError(ErrorCode::kFailedPrecondition,
-                     "cannot add the metadata DNAT rule (" + Join(argv) + "): " + output);
-  }
-  return Ok();
-}
-
-Result<void> MetadataRedirect::Remove() {
-  auto exists = Exists();
-  if (!exists) {
-    return tl::unexpected(exists.error());
-  }
-  if (!*exists) {
-    return Ok();
-  }
-  std::vector<std::string> argv = {options_.iptables, "-w", "5", "-t", "nat", "-D", "PREROUTING"};
-  auto spec = RuleSpec();
-  argv.insert(argv.end(), spec.begin(), spec.end());
-  std::string output;
-  auto rc = runner_.Run(argv, &output);
-  if (!rc) {
-    return tl::unexpected(rc.error());
-  }
-  if (*rc != 0) {
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     "cannot delete the metadata DNAT rule: " + output);
+                     std::string(install ? "cannot add" : "cannot delete") +
+                         " the metadata DNAT rule (iptables exit " + std::to_string(*rc) +
+                         "): " + output);
   }
   return Ok();
 }

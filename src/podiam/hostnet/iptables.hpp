@@ -52,14 +52,16 @@ class MetadataRedirect {
   // Checks the options (interface syntax, IPv4 addresses, port) without running anything.
   [[nodiscard]] Result<void> Validate() const;
   // Adds the rule unless an identical one exists.
-  Result<void> Install();
+  Result<void> Install() { return Change(true); }
   // Deletes the rule if present (--iptables-remove-on-exit).
-  Result<void> Remove();
+  Result<void> Remove() { return Change(false); }
   // The rule's match and target, after "-t nat <op> PREROUTING".
   [[nodiscard]] std::vector<std::string> RuleSpec() const;
 
  private:
   Result<bool> Exists();
+  Result<void> Change(bool install);
+  Result<int> RunRule(std::string_view op, std::string* output);
   CommandRunner& runner_;
   RedirectOptions options_;
 };
