@@ -1,0 +1,182 @@
+"""`podiam agent` under test: run inside a node network namespace, with the deploy/agent RBAC.
+
+The agent gets exactly what it gets in a cluster: a ServiceAccount token bound to the
+ClusterRole in deploy/agent/rbac.yaml (not the admin token), the apiserver at its real address
+(relayed onto the node namespace's loopback so the serving certificate still matches), STS
+through the counting fault proxy, and its own AWS keys from the environment. It installs the
+DNAT rule for 169.254.169.254 itself (--iptables), so pods reach it exactly as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+from . import paths
+from .cluster import ApiError, Cluster
+from .kube import Kube
+from .netns import NODE_IP, NODE_VETH_PREFIX, Node, Relay
+
+DEPLOY = paths.REPO / "deploy" / "agent"
+BASE_ROLE_ARN = "arn:aws:iam::123456789012:role/"
+AGENT_PORT = 8181
+OPS_PORT = 9620
+
+
+def build_dir() -> Path:
+    return Path(os.environ.get("PODIAM_BUILD_DIR") or paths.REPO / "build")
+
+
+def podiam_binary() -> Path:
+    binary = build_dir() / "bin" / "podiam"
+    if not binary.exists():
+        raise RuntimeError(f"{binary} not built; run scripts/test or ninja -C {build_dir()}")
+    return binary
+
+
+def apply_agent_rbac(cluster: Cluster) -> None:
+    """Creates (or replaces) the ServiceAccount, ClusterRole and binding from deploy/agent."""
+    rest = cluster.rest
+    for path in ("serviceaccount.yaml", "rbac.yaml"):
+        for doc in yaml.safe_load_all((DEPLOY / path).read_text()):
+            kind, name = doc["kind"], doc["metadata"]["name"]
+            if kind == "ServiceAccount":
+                url = f"/api/v1/namespaces/{doc['metadata']['namespace']}/serviceaccounts"
+            elif kind == "ClusterRole":
+                url = "/apis/rbac.authorization.k8s.io/v1/clusterroles"
+            elif kind == "ClusterRoleBinding":
+                url = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
+            else:
+                raise ValueError(f"unexpected kind {kind} in {path}")
+            try:
+                rest.post(url, doc)
+            except ApiError as e:
+                if e.status != 409:
+                    raise
+                if kind != "ServiceAccount":
+                    rest.put(f"{url}/{name}", doc)
+
+
+class Agent:
+    def __init__(self, cluster: Cluster, kube: Kube, node: Node, sts, args: tuple[str, ...] = ()):
+        self.cluster, self.kube, self.node, self.sts = cluster, kube, node, sts
+        self.args = tuple(args)
+        self.node_name = kube.node
+        self.dir = Path(tempfile.mkdtemp(prefix="podiam-agent-"))
+        self.log_path = self.dir / "agent.log"
+        self.proc: subprocess.Popen | None = None
+
+    # -- life cycle -----------------------------------------------------------------------------
+    def start(self, wait_ready: bool = True) -> "Agent":
+        apply_agent_rbac(self.cluster)
+        token = self.kube.request_token("podiam-agent", audiences=(), namespace="kube-system",
+                                        expiration_seconds=3600)
+        api = urlsplit(self.cluster.server)
+        # The apiserver on the node's own loopback, same port: its certificate names 127.0.0.1.
+        if not getattr(self.node, "_podiam_api_relay", None):
+            self.node._podiam_api_relay = self.node._closing(
+                Relay((api.hostname, api.port), "127.0.0.1", api.port, self.node.name))
+        kubeconfig = self.dir / "kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "agent",
+            "clusters": [{"name": "test", "cluster": {
+                "server": self.cluster.server, "certificate-authority": self.cluster.ca_file}}],
+            "users": [{"name": "podiam-agent", "user": {"token": token}}],
+            "contexts": [{"name": "agent", "context": {"cluster": "test", "user": "podiam-agent"}}],
+        }))
+        sts_endpoint = self.node.expose(self.sts.endpoint)
+        # PODIAM_AGENT_WRAPPER="gdb -batch -ex run -ex bt --args" runs the agent under a debugger.
+        wrapper = os.environ.get("PODIAM_AGENT_WRAPPER", "").split()
+        cmd = [*wrapper, podiam_binary(), "agent",
+               "--kubeconfig", kubeconfig,
+               "--node", self.node_name,
+               "--listen", f"{NODE_IP}:{AGENT_PORT}",
+               "--metrics-listen", f"127.0.0.1:{OPS_PORT}",
+               "--sts-endpoint", sts_endpoint,
+               "--base-role-arn", BASE_ROLE_ARN,
+               "--iptables", "--host-interface", f"{NODE_VETH_PREFIX}+", "--host-ip", NODE_IP,
+               *self.args]
+        env = {
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": str(self.dir),
+            "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "node-agent-secret-not-for-pods",
+            "AWS_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if key in os.environ:
+                env[key] = os.environ[key]
+        self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = self.node.popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        if wait_ready:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"podiam agent exited with {self.proc.returncode}:\n{self.log_tail()}")
+            status, body = self.ops("/readyz")
+            if status == 200:
+                return
+            last = f"{status} {body}"
+            time.sleep(0.1)
+        raise AssertionError(f"podiam agent not ready after {timeout} s ({last}):\n{self.log_tail()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.log.close()
+        return self.proc.returncode
+
+    # -- observing ------------------------------------------------------------------------------
+    def ops(self, path: str) -> tuple[int, str]:
+        """GET on the ops listener (inside the node namespace)."""
+        r = self.node.run(["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "--max-time", "2",
+                           f"http://127.0.0.1:{OPS_PORT}{path}"], check=False)
+        body, _, code = r.stdout.rpartition("\n")
+        return (int(code) if code.isdigit() else 0), body
+
+    def metrics(self) -> str:
+        status, body = self.ops("/metrics")
+        assert status == 200, body
+        return body
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples of `name` whose labels include `labels`."""
+        total = 0.0
+        for line in self.metrics().splitlines():
+            if not line.startswith(name) or line.startswith("#"):
+                continue
+            series, _, value = line.rpartition(" ")
+            if series.split("{")[0] != name:
+                continue
+            if all(f'{k}="{v}"' in series for k, v in labels.items()):
+                total += float(value)
+        return total
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
