@@ -1,5 +1,6 @@
 #include "podiam/app/run.hpp"
 
+#include "podiam/app/agent.hpp"
 #include "podiam/base/log.hpp"
 
 namespace podiam::app {
@@ -11,6 +12,7 @@ int Run(const cli::Invocation& invocation) {
     case cli::Command::kNone:
       return 0;
     case cli::Command::kAgent:
+      return RunAgent(invocation.global, invocation.agent);
     case cli::Command::kServer:
     case cli::Command::kWebhook:
     case cli::Command::kController:
