@@ -53,21 +53,21 @@ class StubHttpClient final : public http::HttpClient {
 
   Result<http::Response> Send(const http::ClientRequest& request) override {
     Reply reply = Next(request);
-    return reply.response;
+    return std::move(reply.response);
   }
 
   Result<http::Response> Stream(const http::ClientRequest& request,
                                 const http::BodyChunkCallback& on_chunk) override {
     Reply reply = Next(request);
     if (!reply.response || reply.response->status < 200 || reply.response->status > 299) {
-      return reply.response;  // as the transport does: error bodies are read whole
+      return std::move(reply.response);  // as the transport does: error bodies are read whole
     }
     for (const auto& chunk : reply.chunks) {
       if (!on_chunk(chunk)) {
         break;
       }
     }
-    return reply.response;
+    return std::move(reply.response);
   }
 
   [[nodiscard]] std::vector<http::ClientRequest> requests() const {
