@@ -70,7 +70,7 @@ class StsMotoTest : public ::testing::Test {
     EXPECT_EQ(response->status, 200) << route << ": " << response->body;
     return json::parse(response->body, nullptr, false);
   }
-  void Fault(json spec) { Control("POST", "fault", spec); }
+  void Fault(const json& spec) { Control("POST", "fault", spec); }
   int Count(const std::string& action) {
     json counts = Control("GET", "stats")["counts"];
     return counts.contains(action) ? counts[action].get<int>() : 0;

@@ -39,7 +39,7 @@ using SteadyClock = std::chrono::steady_clock;
 using SteadyTime = SteadyClock::time_point;
 
 // Body pieces handed to a Stream() callback are at most this large.
-constexpr std::size_t kStreamChunk = 64 * 1024;
+constexpr std::size_t kStreamChunk = std::size_t{64} * 1024;
 
 // One pooled connection. Each has its own single-threaded event loop, which lets the blocking
 // API run Asio's timeout-capable async operations on the calling thread with no shared state.

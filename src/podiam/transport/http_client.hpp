@@ -49,8 +49,8 @@ struct BeastHttpClientOptions {
   // A pooled connection unused for this long is closed instead of reused.
   std::chrono::milliseconds idle_expiry{30000};
   // Larger response bodies are refused with kUpstreamInvalid (Send; Stream for non-2xx bodies).
-  std::size_t max_response_bytes = 16 * 1024 * 1024;
-  std::size_t max_response_header_bytes = 64 * 1024;
+  std::size_t max_response_bytes = std::size_t{16} * 1024 * 1024;
+  std::size_t max_response_header_bytes = std::size_t{64} * 1024;
   // Sent when the request has no User-Agent.
   std::string user_agent = "podiam";
 };

@@ -441,7 +441,9 @@ class Connection final : public ConnectionBase,
     }
     if (state_->series) {
       state_->series->request_duration.Observe(
-          std::chrono::duration<double>(SteadyClock::now() - request_start_).count());
+          std::chrono::duration_cast<std::chrono::duration<double>>(SteadyClock::now() -
+                                                                    request_start_)
+              .count());
     }
     WriteResponse(std::move(response));
   }

@@ -41,9 +41,9 @@ struct HttpServerOptions {
   std::uint16_t port = 0;
   int threads = 1;
   // The request line plus all header fields; above it the answer is 431 and the connection closes.
-  std::size_t max_header_bytes = 8 * 1024;
+  std::size_t max_header_bytes = std::size_t{8} * 1024;
   // Above it the answer is 413 and the connection closes.
-  std::size_t max_body_bytes = 64 * 1024;
+  std::size_t max_body_bytes = std::size_t{64} * 1024;
   // The whole request head must arrive within this time from its first byte (or from accept).
   std::chrono::milliseconds header_timeout{5000};
   // The body must arrive within this time after the head.

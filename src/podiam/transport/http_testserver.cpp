@@ -77,7 +77,7 @@ class TestHandler final : public podiam::http::Handler {
             << "       --max-body-bytes N --header-timeout-ms N --body-timeout-ms N\n"
             << "       --idle-timeout-ms N --max-connections N --tls-cert F --tls-key F\n"
             << "       --tls-client-ca F\n";
-  std::exit(2);
+  std::exit(2);  // NOLINT(concurrency-mt-unsafe): usage error, before any thread starts
 }
 
 }  // namespace
