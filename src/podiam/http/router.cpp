@@ -14,7 +14,9 @@ void Router::Prefix(std::string method, std::string prefix, std::shared_ptr<Hand
 
 void Router::Handle(Request request, ResponseCallback done) {
   std::string_view path = request.Path();
-  std::string_view method = request.method == "HEAD" ? "GET" : request.method;
+  // Both arms as string_view: with "GET" : std::string the result would be a temporary string.
+  std::string_view method =
+      request.method == "HEAD" ? std::string_view("GET") : std::string_view(request.method);
   const Entry* best = nullptr;
   std::string allow;
   std::size_t best_len = 0;
