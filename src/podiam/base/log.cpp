@@ -251,7 +251,10 @@ std::string FormatLine(Format format, Level level, std::string_view component,
     std::string value = Scrub(f.value);
     bool quote = value.empty() || value.find_first_of(" \"=\t\n") != std::string::npos;
     if (quote) {
-      out += fmt::format(" {}={}", f.key, nlohmann::json(value).dump());
+      // Values come from upstreams too (an STS error message): invalid UTF-8 must not throw.
+      out += fmt::format(
+          " {}={}", f.key,
+          nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {
       out += fmt::format(" {}={}", f.key, value);
     }

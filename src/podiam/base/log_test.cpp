@@ -36,6 +36,20 @@ TEST(LogTest, JsonLineIsValidJson) {
   EXPECT_EQ(parsed["role"], "app");
 }
 
+// Found by fuzz/imds_request_fuzz: an STS error message with invalid UTF-8 (and a space, so it is
+// quoted) made the text formatter throw nlohmann::json's type_error out of Logger::Warn.
+TEST(LogTest, TextLineWithInvalidUtf8FieldDoesNotThrow) {
+  std::string line;
+  ASSERT_NO_THROW(line = FormatLine(Format::kText, Level::kWarn, "imds", kWhen, "unavailable",
+                                    {{"error", "bad \xff\xfe utf8"}}));
+  EXPECT_THAT(line, HasSubstr("error=\"bad \xef\xbf\xbd\xef\xbf\xbd utf8\""));
+  ASSERT_NO_THROW(line = FormatLine(Format::kJson, Level::kWarn, "imds", kWhen, "bad \xc3",
+                                    {{"error", "\xff"}}));
+  nlohmann::json parsed;
+  ASSERT_NO_THROW(parsed = nlohmann::json::parse(line));
+  EXPECT_EQ(parsed["error"], "\xef\xbf\xbd");
+}
+
 TEST(LogTest, SecretFieldIsFingerprintedNeverPrinted) {
   Field f = Secret("token", kSessionToken);
   EXPECT_THAT(f.value, Not(HasSubstr(std::string(kSessionToken.substr(0, 12)))));

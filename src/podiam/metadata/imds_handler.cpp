@@ -29,7 +29,10 @@ bool HardDenied(std::string_view path) {
   return !(path.starts_with("/latest/meta-data/") || path.starts_with("/latest/dynamic/"));
 }
 
-std::string Json(std::string_view value) { return nlohmann::json(value).dump(); }
+// Error messages come from STS and are not always valid UTF-8: replace bad bytes, never throw.
+std::string Json(std::string_view value) {
+  return nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 http::Response Plain(int status, std::string body) {
   http::Response r = http::Response::Text(status, std::move(body));

@@ -297,6 +297,19 @@ TEST_F(ImdsHandlerTest, CredentialFailureIs503WithTheUpstreamCode) {
   EXPECT_EQ(Rejections("credentials_unavailable"), 1);
 }
 
+// Found by fuzz/imds_request_fuzz: a credential error whose message (from STS) is not valid UTF-8
+// threw out of Handle() (first from the warning's text log line, then from the 503 JSON body).
+TEST_F(ImdsHandlerTest, CredentialFailureWithInvalidUtf8MessageIsStillA503) {
+  auto h = Make();
+  creds_.error = Error(ErrorCode::kUnavailable, "bad \xff\xfe bytes", "Throttling\xc3", true);
+  http::Response r;
+  ASSERT_NO_THROW(r = Call(*h, "GET", "/latest/meta-data/iam/security-credentials/app"));
+  EXPECT_EQ(r.status, 503);
+  auto json = nlohmann::json::parse(r.body);
+  EXPECT_EQ(json["Message"], "bad \xef\xbf\xbd\xef\xbf\xbd bytes");
+  EXPECT_EQ(json["Code"], "Throttling\xef\xbf\xbd");
+}
+
 TEST_F(ImdsHandlerTest, EverythingElseIs404UnlessExplicitlyAllowedAndNeverCredentials) {
   FakeUpstream upstream;
   auto closed = Make({}, &upstream);
