@@ -107,10 +107,19 @@ Result<Clock::WallTime> ParseTimestamp(std::string_view text) {
   if (!date.ok() || hour > 23 || minute > 59 || second > 60) {
     return fail();
   }
-  chr::sys_days midnight{date};
-  auto when =
-      midnight + chr::hours(hour) + chr::minutes(minute) + chr::seconds(second) + fraction - offset;
-  return chr::time_point_cast<chr::system_clock::duration>(when);
+  chr::sys_seconds whole =
+      chr::sys_days{date} + chr::hours(hour) + chr::minutes(minute) + chr::seconds(second) - offset;
+  // The wall clock counts nanoseconds in 64 bits (years 1677-2262): a time outside that range
+  // would overflow the conversion below (signed overflow, undefined behaviour).
+  constexpr auto kLimit =
+      chr::duration_cast<chr::seconds>(Clock::WallTime::duration::max()) - chr::seconds(1);
+  if (chr::abs(whole.time_since_epoch()) > kLimit) {
+    return MakeError(
+        ErrorCode::kUpstreamInvalid,
+        fmt::format("timestamp {} is out of range (years 1678 to 2261)", Quote(text, 60)));
+  }
+  return chr::time_point_cast<Clock::WallTime::duration>(whole) +
+         chr::duration_cast<Clock::WallTime::duration>(fraction);
 }
 
 std::string FormatTimestamp(Clock::WallTime when) {

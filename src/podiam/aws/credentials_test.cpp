@@ -43,6 +43,23 @@ TEST(TimestampTest, RejectsMalformed) {
   }
 }
 
+// Found by fuzz/sts_xml_fuzz: an Expiration outside the years the wall clock can hold in
+// nanoseconds overflowed a signed 64-bit conversion (UBSan) instead of being rejected.
+TEST(TimestampTest, RejectsYearsTheClockCannotHold) {
+  for (std::string_view far : {"9999-12-31T23:59:59Z", "2263-01-01T00:00:00Z",
+                               "0000-01-01T00:00:00.999999999Z", "1677-01-01T00:00:00+14:00"}) {
+    auto parsed = ParseTimestamp(far);
+    ASSERT_FALSE(parsed) << far;
+    EXPECT_EQ(parsed.error().code(), ErrorCode::kUpstreamInvalid);
+    EXPECT_THAT(parsed.error().message(), HasSubstr("out of range"));
+  }
+  // The ends of the range still parse.
+  EXPECT_EQ(*ParseTimestamp("2262-04-11T23:47:15.999999999Z"),
+            Epoch(9223372035) + std::chrono::nanoseconds(999999999));
+  EXPECT_EQ(*ParseTimestamp("1677-09-21T00:12:45Z"), Epoch(-9223372035));
+  EXPECT_TRUE(ParseTimestamp("2200-01-01T00:00:00Z"));
+}
+
 TEST(TimestampTest, FormatsWholeSecondsUtc) {
   EXPECT_EQ(FormatTimestamp(Epoch(1795419565) + std::chrono::microseconds(669870)),
             "2026-11-23T07:39:25Z");
