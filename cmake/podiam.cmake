@@ -20,7 +20,17 @@ target_compile_options(podiam_warnings INTERFACE
   $<$<BOOL:${PODIAM_WERROR}>:-Werror>)
 
 add_library(podiam_sanitize INTERFACE)
-if(PODIAM_SANITIZE)
+if(PODIAM_FUZZ)
+  # Fuzzing: ASan+UBSan everywhere, plus libFuzzer's coverage instrumentation in every library so
+  # that the fuzzer sees the edges it reaches inside them (fuzz/CMakeLists.txt links the driver).
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "PODIAM_FUZZ=ON needs clang: -DCMAKE_CXX_COMPILER=clang++")
+  endif()
+  target_compile_options(podiam_sanitize INTERFACE
+    -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+    -fno-sanitize-recover=undefined)
+  target_link_options(podiam_sanitize INTERFACE -fsanitize=address,undefined)
+elseif(PODIAM_SANITIZE)
   target_compile_options(podiam_sanitize INTERFACE
     -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   target_link_options(podiam_sanitize INTERFACE -fsanitize=address,undefined)
