@@ -211,7 +211,8 @@ Result<void> HttpKubeApi::Watch(const Resource& resource, std::string_view names
   if (!request) {
     return tl::unexpected(request.error());
   }
-  request->stop = options.stop;  // Stop() cancels the read in progress, not just the next one
+  // The transport cancels a blocked read when this fires, so Stop() need not wait for a byte.
+  request->stop = options.stop;
   WatchDecoder decoder;
   std::optional<Error> stream_error;
   const std::stop_token& stop = options.stop;

@@ -32,7 +32,8 @@ namespace podiam::k8s {
 struct HttpKubeApiOptions {
   std::chrono::milliseconds request_timeout{30000};
   // A watch read that waits longer than this fails with kDeadlineExceeded (the informer then
-  // re-watches). Above the apiserver's one-minute bookmark period so idle watches survive.
+  // re-watches): a dead connection is noticed. Above the apiserver's one-minute bookmark period
+  // so idle watches survive. (Stopping a watch does not wait for it: WatchOptions::stop.)
   std::chrono::milliseconds watch_idle_timeout{90000};
   std::string user_agent = "podiam";
 };

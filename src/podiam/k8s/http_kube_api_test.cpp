@@ -241,6 +241,7 @@ TEST_F(HttpKubeApiTest, WatchDecodesEventsAcrossChunks) {
             "https://api.example:6443/api/v1/pods?watch=1&allowWatchBookmarks=true"
             "&resourceVersion=10&fieldSelector=spec.nodeName%3Dn1&timeoutSeconds=300");
   EXPECT_EQ(req.timeout, std::chrono::milliseconds(90000));
+  EXPECT_FALSE(req.stop.stop_possible());  // no stop token given, none passed on
   EXPECT_EQ(req.headers.Get("Authorization"), std::string("Bearer ") + kToken);
 }
 
@@ -286,6 +287,8 @@ TEST_F(HttpKubeApiTest, WatchStopsOnHandlerOrStopToken) {
     return true;
   }));
   EXPECT_EQ(events, 1);
+  // The token reaches the transport, which cancels a blocked read with it.
+  EXPECT_TRUE(Last().stop == stop.get_token());
 }
 
 TEST_F(HttpKubeApiTest, WatchMalformedStreamIsAnError) {

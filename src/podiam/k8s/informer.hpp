@@ -14,9 +14,8 @@
 //      within a second having delivered nothing also counts as a failure, so a server that
 //      keeps closing at once cannot make the informer spin.
 //
-// Stop() ends the loop: at once when it is sleeping or waiting on a fake; with the HTTP adapter
-// within HttpKubeApiOptions::watch_idle_timeout at worst (the HttpClient port cannot abort a
-// blocked read), usually at the next event or bookmark.
+// Stop() ends the loop promptly, also in the middle of a watch: the stop token reaches the
+// transport (ClientRequest::stop), which cancels the blocked read.
 //
 // Thread-safety: Start/Stop from one controlling thread; HasSynced, WaitForSync and
 // resource_version from any thread. Relist/WatchOnce are the loop's steps, for tests and

@@ -67,8 +67,8 @@ struct WatchOptions {
   std::string field_selector;
   bool allow_bookmarks = true;
   std::chrono::seconds timeout{0};  // server-side timeoutSeconds; 0 = the server's default
-  // Checked between events. Fakes wake at once; the HTTP adapter notices at the next chunk (a
-  // bookmark at the latest), because the HttpClient port has no way to abort a blocked read.
+  // Ends the watch (returning Ok()) as soon as it is requested: fakes wake at once, and the HTTP
+  // adapter hands it to the transport (ClientRequest::stop), which cancels a blocked read.
   std::stop_token stop;
 };
 

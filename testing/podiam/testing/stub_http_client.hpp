@@ -63,7 +63,7 @@ class StubHttpClient final : public http::HttpClient {
       return std::move(reply.response);  // as the transport does: error bodies are read whole
     }
     for (const auto& chunk : reply.chunks) {
-      if (!on_chunk(chunk)) {
+      if (request.stop.stop_requested() || !on_chunk(chunk)) {
         break;
       }
     }
