@@ -5,7 +5,8 @@ an injected fault instead of being forwarded. Control it from Python (`FaultProx
 HTTP, on the proxy port and on a separate control port that stays up while the proxy is "down":
 
     GET  /__proxy/stats   {"counts": {"AssumeRole": 2}, "faulted": {...}, "total": 2,
-                           "faults": [...], "down": false, "requests": [{"action", "params", ...}]}
+                           "faults": [...], "down": false, "requests": [{"action", "params", ...}],
+                           "issued": 2}
     POST /__proxy/fault   {"kind": "throttling", "action": "AssumeRole", "count": 2, "delay": 0.5}
     POST /__proxy/clear   remove all faults (and bring the proxy back up)
     POST /__proxy/reset   zero the counts and forget recorded requests
@@ -20,6 +21,14 @@ Fault kinds (`action` None = every action; `count` None = until cleared; `delay`
     reset          read the request, then reset the TCP connection (RST)
     down           close the listening socket (connection refused) and drop open connections,
                    for `duration` seconds or until cleared; no action filter
+    expire_in      forward, then rewrite <Expiration> of the credentials in a successful answer
+                   to now + `seconds` (whole seconds, "Z"), as a short role session or a node
+                   clock running ahead would make them look; e.g. `seconds=15*60+20`
+
+Credentials in successful answers that carry them (AssumeRole*, GetSessionToken, ...) are
+recorded as issued: `issued(access_key_id)` says which RoleArn/RoleSessionName they were for and
+the Expiration the client was given (after any rewrite), so a test can check whom a key it was
+served belongs to and how long it was valid. Secrets are never recorded.
 Run standalone: python -m podiam_testenv.faultproxy --upstream http://127.0.0.1:5000 [--port N]
 """
 
@@ -29,6 +38,7 @@ import argparse
 import collections
 import http.client
 import json
+import re
 import socket
 import struct
 import threading
@@ -48,7 +58,11 @@ PRESETS = {  # kind: (HTTP status, Type, Code, Message)
     "unavailable": (503, "Receiver", "ServiceUnavailable", "Service Unavailable"),
     "access_denied": (403, "Sender", "AccessDenied", None),  # message built from the request
 }
-KINDS = set(PRESETS) | {"error", "delay", "reset", "down"}
+KINDS = set(PRESETS) | {"error", "delay", "reset", "down", "expire_in"}
+FORWARDING = {"delay", "expire_in"}  # kinds that forward the request (after delay / rewriting)
+ISSUED_MAX = 20000  # issued credentials remembered (oldest forgotten first)
+_EXPIRATION_RE = re.compile(rb"<Expiration>[^<]*</Expiration>")
+_ACCESS_KEY_RE = re.compile(rb"<AccessKeyId>([^<]*)</AccessKeyId>")
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
               "upgrade", "content-length", "server", "date"}
 
@@ -65,16 +79,20 @@ def sts_error_xml(code: str, message: str, type_: str = "Sender", request_id: st
 class Fault:
     def __init__(self, kind: str, action: str | None = None, count: int | None = None,
                  delay: float = 0.0, duration: float | None = None, status: int | None = None,
-                 code: str | None = None, message: str | None = None, type: str = "Sender"):
+                 code: str | None = None, message: str | None = None, type: str = "Sender",
+                 seconds: float | None = None):
         if kind not in KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; one of {sorted(KINDS)}")
         if kind == "down" and (action or count):
             raise ValueError("a 'down' fault takes no action or count (use 'reset' for those)")
         if kind == "error" and not (status and code):
             raise ValueError("an 'error' fault needs status and code")
+        if (kind == "expire_in") != (seconds is not None):
+            raise ValueError("'seconds' goes with (and only with) an 'expire_in' fault")
         self.kind, self.action, self.remaining, self.delay = kind, action, count, float(delay or 0)
         self.duration = duration
         self.status, self.code, self.message, self.type = status, code, message, type
+        self.seconds = None if seconds is None else float(seconds)
 
     def response(self, action: str, params: dict) -> tuple[int, bytes]:
         if self.kind == "error":
@@ -91,7 +109,17 @@ class Fault:
         d = {"kind": self.kind, "action": self.action, "count": self.remaining, "delay": self.delay}
         if self.kind == "error":
             d.update(status=self.status, code=self.code, message=self.message)
+        if self.kind == "expire_in":
+            d["seconds"] = self.seconds
         return d
+
+    def rewrite(self, body: bytes) -> bytes:
+        """An 'expire_in' fault's change to a successful answer: every <Expiration> becomes
+        now + seconds."""
+        if self.kind != "expire_in":
+            return body
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + self.seconds))
+        return _EXPIRATION_RE.sub(f"<Expiration>{stamp}</Expiration>".encode(), body)
 
 
 def _request_action(path: str, body: bytes) -> tuple[str, dict]:
@@ -156,13 +184,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reset()
         if fault and fault.delay:
             time.sleep(fault.delay)
-        if fault and fault.kind not in ("delay", "reset"):
+        if fault and fault.kind not in FORWARDING | {"reset"}:
             status, xml = fault.response(action, params)
             proxy._log(f"{action or '-'} -> injected {fault.kind} {status}")
             return self._send(status, xml, headers=[("x-amzn-RequestId", str(uuid.uuid4()))])
-        self._forward(proxy, action, body)
+        self._forward(proxy, action, params, body, fault)
 
-    def _forward(self, proxy: FaultProxy, action: str, body: bytes):
+    def _forward(self, proxy: FaultProxy, action: str, params: dict, body: bytes,
+                 fault: Fault | None = None):
         conn = proxy._upstream_connection()
         try:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
@@ -175,7 +204,11 @@ class _Handler(BaseHTTPRequestHandler):
                               "text/plain")
         finally:
             conn.close()
-        proxy._log(f"{action or '-'} -> {resp.status}")
+        if resp.status == 200 and b"<Credentials>" in data:
+            if fault is not None:
+                data = fault.rewrite(data)
+            proxy._record_issued(action, params, data)
+        proxy._log(f"{action or '-'} -> {resp.status}" + (f" ({fault.kind})" if fault else ""))
         self._send(resp.status, data, resp.getheader("Content-Type", "text/xml"),
                    [(k, v) for k, v in resp.getheaders()
                     if k.lower() not in HOP_BY_HOP | {"content-type"}])
@@ -219,6 +252,7 @@ class FaultProxy:
         self._counts: collections.Counter = collections.Counter()
         self._faulted: collections.Counter = collections.Counter()
         self._requests: collections.deque = collections.deque(maxlen=500)
+        self._issued: collections.OrderedDict = collections.OrderedDict()
         self._logs: collections.deque = collections.deque(maxlen=500)
         self._conns: set = set()
         self._down_timer: threading.Timer | None = None
@@ -273,18 +307,29 @@ class FaultProxy:
         with self._lock:
             return [r for r in self._requests if action is None or r["action"] == action]
 
+    def issued(self, access_key_id: str | None = None):
+        """Credentials this proxy passed on, by AccessKeyId: {"action", "role_arn", "session",
+        "expiration" (as the client got it), "time"}. One key's record (None if unknown) if
+        given, else all of them."""
+        with self._lock:
+            if access_key_id is not None:
+                rec = self._issued.get(access_key_id)
+                return dict(rec) if rec else None
+            return {k: dict(v) for k, v in self._issued.items()}
+
     def reset_counts(self) -> None:
         with self._lock:
             self._counts.clear()
             self._faulted.clear()
             self._requests.clear()
+            self._issued.clear()
 
     def stats(self) -> dict:
         with self._lock:
             return {"counts": dict(self._counts), "faulted": dict(self._faulted),
                     "total": sum(self._counts.values()), "down": self.is_down,
                     "faults": [f.as_dict() for f in self._faults],
-                    "requests": list(self._requests)[-100:]}
+                    "requests": list(self._requests)[-100:], "issued": len(self._issued)}
 
     @property
     def is_down(self) -> bool:
@@ -366,6 +411,20 @@ class FaultProxy:
             self._requests.append({"action": action, "params": params, "time": time.time(),
                                    "fault": fault.kind if fault else None})
             return fault
+
+    def _record_issued(self, action: str, params: dict, data: bytes) -> None:
+        key = _ACCESS_KEY_RE.search(data)
+        if not key:
+            return
+        expiration = _EXPIRATION_RE.search(data)
+        rec = {"action": action, "role_arn": params.get("RoleArn"),
+               "session": params.get("RoleSessionName"), "time": time.time(),
+               "expiration": (expiration.group(0)[len(b"<Expiration>"):-len(b"</Expiration>")]
+                              .decode() if expiration else None)}
+        with self._lock:
+            self._issued[key.group(1).decode()] = rec
+            while len(self._issued) > ISSUED_MAX:
+                self._issued.popitem(last=False)
 
     def _upstream_connection(self) -> http.client.HTTPConnection:
         return _NetnsHTTPConnection(self._up_host, self._up_port, self.upstream_netns,
