@@ -327,12 +327,13 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
                                     .name = "ops",
                                     .metrics = &http_metrics},
                                    ops::MakeOpsHandler(registry, readiness));
-  transport::HttpServer imds_server({.address = listen->host,
-                                     .port = listen->port,
-                                     .threads = static_cast<int>(std::min(cores, 4U)),
-                                     .name = "imds",
-                                     .metrics = &http_metrics},
-                                    *imds);
+  transport::HttpServer imds_server(
+      {.address = listen->host,
+       .port = listen->port,
+       .threads = c.threads > 0 ? c.threads : static_cast<int>(std::min(cores, 4U)),
+       .name = "imds",
+       .metrics = &http_metrics},
+      *imds);
   if (auto ok = ops_server.Start(); !ok) {
     return fail("ops listener " + c.metrics_listen, ok.error());
   }

@@ -121,6 +121,10 @@ void AddAgentFlags(CLI::App& sub, AgentConfig& c) {
       "allow: answer GETs without a session token; deny: require IMDSv2 tokens");
   imdsv1->check(CLI::IsMember({"allow", "deny"}))->envname(EnvNameForFlag("--imdsv1"));
   imdsv1->default_str("allow");
+  AddFlag(sub, "--threads", c.threads,
+          "I/O threads serving pods' metadata requests; 0: one per CPU, at most 4")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
 }
 
 // CLI11 messages can span lines; the contract is one line.

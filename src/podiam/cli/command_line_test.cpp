@@ -108,6 +108,18 @@ TEST(CommandLineTest, AgentDefaultsAreSafe) {
   EXPECT_FALSE(r.agent.iptables_remove_on_exit);
   EXPECT_EQ(r.agent.listen, "0.0.0.0:8181");
   EXPECT_EQ(r.agent.refresh_before, std::chrono::minutes(30));
+  EXPECT_EQ(r.agent.threads, 0);  // one per CPU, at most 4
+}
+
+TEST(CommandLineTest, AgentThreads) {
+  auto r = ParseCommandLine({"podiam", "agent", "--threads", "1"});
+  ASSERT_FALSE(r.exit_code) << r.stderr_text;
+  EXPECT_EQ(r.agent.threads, 1);
+  for (const char* bad : {"-1", "65", "many"}) {
+    auto b = ParseCommandLine({"podiam", "agent", "--threads", bad});
+    EXPECT_EQ(b.exit_code, kExitUsage) << bad;
+    EXPECT_EQ(NewlineCount(b.stderr_text), 1) << b.stderr_text;
+  }
 }
 
 TEST(CommandLineTest, AgentBadValuesExitTwo) {

@@ -46,6 +46,7 @@ struct AgentConfig {
   std::string metadata_addr = "169.254.169.254";
   std::string allow_metadata_path;  // --allow-metadata-path REGEX
   bool imdsv1 = true;               // --imdsv1 allow|deny
+  int threads = 0;                  // --threads: metadata I/O threads; 0: one per CPU, at most 4
 };
 
 enum class Command { kNone, kAgent, kServer, kWebhook, kController, kOidc, kExplain };
