@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <boost/asio/post.hpp>
@@ -115,6 +116,24 @@ Result<aws::BaseRoleArn> DiscoverBaseArn(NodeImds& imds) {
   return aws::ParseBaseRoleArn(fmt::format("arn:{}:iam::{}:role/", arn->partition, arn->account));
 }
 
+// Every pod may hold --max-connections-per-pod connections; the default soft limit of 1024
+// descriptors would cut a busy node off long before that. Raise it to the hard limit, as the Go
+// runtime does for kube2iam. Returns the soft limit now in force.
+rlim_t RaiseFileLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    return 0;
+  }
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      return raised.rlim_cur;
+    }
+  }
+  return limit.rlim_cur;
+}
+
 std::string EnvOr(const char* name, std::string fallback) {
   const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): before threads start
   return value != nullptr && *value != '\0' ? std::string(value) : std::move(fallback);
@@ -136,6 +155,7 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  log.Debug("file descriptor limit", {{"soft", std::to_string(RaiseFileLimit())}});
 
   // ---- configuration
   std::string node = c.node.empty() ? EnvOr("NODE_NAME", "") : c.node;
@@ -331,6 +351,7 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
       {.address = listen->host,
        .port = listen->port,
        .threads = c.threads > 0 ? c.threads : static_cast<int>(std::min(cores, 4U)),
+       .max_connections_per_client = static_cast<std::size_t>(c.max_connections_per_pod),
        .name = "imds",
        .metrics = &http_metrics},
       *imds);

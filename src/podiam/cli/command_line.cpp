@@ -116,6 +116,10 @@ void AddAgentFlags(CLI::App& sub, AgentConfig& c) {
       ->capture_default_str();
   AddFlag(sub, "--allow-metadata-path", c.allow_metadata_path,
           "Regular expression of other metadata paths passed to the node's IMDS; default none");
+  AddFlag(sub, "--max-connections-per-pod", c.max_connections_per_pod,
+          "Open connections one pod (source IP) may hold to the metadata listener; more are closed")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   auto* imdsv1 = sub.add_option_function<std::string>(
       "--imdsv1", [&c](const std::string& v) { c.imdsv1 = v == "allow"; },
       "allow: answer GETs without a session token; deny: require IMDSv2 tokens");

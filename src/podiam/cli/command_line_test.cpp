@@ -108,6 +108,7 @@ TEST(CommandLineTest, AgentDefaultsAreSafe) {
   EXPECT_FALSE(r.agent.iptables_remove_on_exit);
   EXPECT_EQ(r.agent.listen, "0.0.0.0:8181");
   EXPECT_EQ(r.agent.refresh_before, std::chrono::minutes(30));
+  EXPECT_EQ(r.agent.max_connections_per_pod, 128);
   EXPECT_EQ(r.agent.threads, 0);  // one per CPU, at most 4
 }
 

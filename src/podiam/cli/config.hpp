@@ -44,9 +44,10 @@ struct AgentConfig {
   std::string host_ip;         // --host-ip
   bool iptables_remove_on_exit = false;
   std::string metadata_addr = "169.254.169.254";
-  std::string allow_metadata_path;  // --allow-metadata-path REGEX
-  bool imdsv1 = true;               // --imdsv1 allow|deny
-  int threads = 0;                  // --threads: metadata I/O threads; 0: one per CPU, at most 4
+  std::string allow_metadata_path;    // --allow-metadata-path REGEX
+  bool imdsv1 = true;                 // --imdsv1 allow|deny
+  int max_connections_per_pod = 128;  // --max-connections-per-pod: open connections per source IP
+  int threads = 0;                    // --threads: metadata I/O threads; 0: one per CPU, at most 4
 };
 
 enum class Command { kNone, kAgent, kServer, kWebhook, kController, kOidc, kExplain };

@@ -21,7 +21,9 @@
 #include <list>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "podiam/base/log.hpp"
@@ -118,6 +120,34 @@ struct State {
   std::atomic<bool> stopping{false};
   std::mutex mu;  // with cv: Stop() waits for `open` to reach zero
   std::condition_variable cv;
+  // Open connections per client address; only kept when max_connections_per_client > 0.
+  std::mutex clients_mu;
+  std::unordered_map<std::string, std::size_t> per_client;
+
+  // Counts a new connection from `address`; false (and nothing counted) when it is over the limit.
+  bool AdmitClient(const std::string& address) {
+    if (options.max_connections_per_client == 0) {
+      return true;
+    }
+    std::lock_guard lock(clients_mu);
+    auto& count = per_client[address];
+    if (count >= options.max_connections_per_client) {
+      return false;
+    }
+    ++count;
+    return true;
+  }
+
+  void ReleaseClient(const std::string& address) {
+    if (options.max_connections_per_client == 0) {
+      return;
+    }
+    std::lock_guard lock(clients_mu);
+    auto it = per_client.find(address);
+    if (it != per_client.end() && --it->second == 0) {
+      per_client.erase(it);
+    }
+  }
 };
 
 class ConnectionBase {
@@ -237,6 +267,7 @@ class Connection final : public ConnectionBase,
     beast::error_code ec;
     beast::get_lowest_layer(stream_).close(ec);
     worker_->connections.erase(position);
+    state_->ReleaseClient(peer_.address);
     if (state_->series) {
       state_->series->connections_open.Add(-1);
     }
@@ -814,6 +845,17 @@ class HttpServer::Impl {
       Accept();
       return;
     }
+    auto peer = PeerOf(endpoint);
+    if (!state_->AdmitClient(peer.address)) {
+      if (series) {
+        series->connections_rejected.Inc();
+      }
+      state_->log.Debug("connection over the per-client limit closed",
+                        {{"server", state_->options.name}, {"client", peer.address}});
+      socket.close(ec);
+      Accept();
+      return;
+    }
     state_->open.fetch_add(1);
     if (series) {
       series->connections_accepted.Inc();
@@ -823,11 +865,11 @@ class HttpServer::Impl {
     if (state_->tls) {
       using TlsStream = ssl::stream<tcp::socket>;
       auto tls = std::make_shared<Connection<TlsStream>>(
-          state_, worker, TlsStream(std::move(socket), *state_->tls), PeerOf(endpoint));
+          state_, worker, TlsStream(std::move(socket), *state_->tls), std::move(peer));
       asio::post(worker->ioc, [tls] { tls->Start(); });
     } else {
       auto plain = std::make_shared<Connection<tcp::socket>>(state_, worker, std::move(socket),
-                                                             PeerOf(endpoint));
+                                                             std::move(peer));
       asio::post(worker->ioc, [plain] { plain->Start(); });
     }
     Accept();

@@ -54,6 +54,9 @@ struct HttpServerOptions {
   std::chrono::milliseconds idle_timeout{60000};
   // Above it, new connections are accepted and closed at once; existing ones are unaffected.
   std::size_t max_connections = 10000;
+  // Above it, new connections from the same client address are accepted and closed at once, so
+  // one client (a pod) cannot use up max_connections for everyone else. 0: no per-client limit.
+  std::size_t max_connections_per_client = 0;
   // The `server` label of the metrics and the logger's tag.
   std::string name = "http";
   // Optional, must outlive the server.

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -17,6 +18,7 @@
 namespace podiam::transport {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
@@ -317,6 +319,34 @@ TEST_F(HttpServerTest, ConnectionsAboveTheCapAreClosedWithoutHurtingOthers) {
   EXPECT_THAT(a.ReadResponse(), StartsWith("HTTP/1.1 200"));
   EXPECT_EQ(server_->open_connections(), 2u);
   EXPECT_EQ(Metric(R"(podiam_http_server_connections_open{server="test"})"), 2);
+}
+
+TEST_F(HttpServerTest, OneClientCannotTakeTheConnectionsOfOthers) {
+  StartServer({.max_connections_per_client = 2});
+  std::optional<RawClient> a1;
+  a1.emplace(port_, "127.0.0.2");
+  RawClient a2(port_, "127.0.0.2");
+  ASSERT_TRUE(a1->Send(kGet));
+  ASSERT_TRUE(a2.Send(kGet));
+  EXPECT_THAT(a1->ReadResponse(), StartsWith("HTTP/1.1 200"));
+  EXPECT_THAT(a2.ReadResponse(), StartsWith("HTTP/1.1 200"));
+
+  RawClient a3(port_, "127.0.0.2");  // over the limit for 127.0.0.2
+  a3.Send(kGet);
+  a3.ReadUntilClose(2s);
+  EXPECT_TRUE(a3.closed());
+  EXPECT_EQ(Metric(R"(podiam_http_server_connections_rejected_total{server="test"})"), 1);
+
+  RawClient b(port_, "127.0.0.3");  // another client is unaffected
+  ASSERT_TRUE(b.Send(kGet));
+  EXPECT_THAT(b.ReadResponse(), AllOf(StartsWith("HTTP/1.1 200"), HasSubstr("peer=127.0.0.3 ")));
+
+  // A closed connection gives its slot back.
+  a1.reset();
+  EXPECT_TRUE(Eventually([&] { return server_->open_connections() == 2; }));
+  RawClient a4(port_, "127.0.0.2");
+  ASSERT_TRUE(a4.Send(kGet));
+  EXPECT_THAT(a4.ReadResponse(), StartsWith("HTTP/1.1 200"));
 }
 
 TEST_F(HttpServerTest, GracefulStopFinishesInFlightRequests) {

@@ -38,7 +38,8 @@ HttpServerMetrics::HttpServerMetrics(metrics::Registry& registry)
                                                {"server"})),
       connections_rejected(registry.AddCounter(
           "podiam_http_server_connections_rejected_total",
-          "Connections closed right after accept because max_connections was reached.",
+          "Connections closed right after accept: max_connections or the per-client limit was "
+          "reached.",
           {"server"})),
       connections_open(registry.AddGauge("podiam_http_server_connections_open",
                                          "Connections currently open on an HTTP server.",

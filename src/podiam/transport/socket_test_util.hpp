@@ -26,8 +26,20 @@
 
 namespace podiam::transport::testutil {
 
-inline int ConnectTcp(std::uint16_t port, const char* ip = "127.0.0.1") {
+// `source`: the local address to connect from (any 127.x.y.z works on Linux loopback), so that
+// tests can act as several clients; nullptr lets the kernel choose.
+inline int ConnectTcp(std::uint16_t port, const char* ip = "127.0.0.1",
+                      const char* source = nullptr) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (source != nullptr) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source, &local.sin_addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) {
+      ::close(fd);
+      return -1;
+    }
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
@@ -41,7 +53,8 @@ inline int ConnectTcp(std::uint16_t port, const char* ip = "127.0.0.1") {
 
 class RawClient {
  public:
-  explicit RawClient(std::uint16_t port) : fd_(ConnectTcp(port)) {
+  explicit RawClient(std::uint16_t port, const char* source = nullptr)
+      : fd_(ConnectTcp(port, "127.0.0.1", source)) {
     if (fd_ < 0) {
       throw std::runtime_error("connect failed");
     }
