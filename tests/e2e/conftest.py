@@ -22,6 +22,7 @@ def start_agent(cluster, kube, node, sts, request):
         log = agent.log_text() if agent.log_path.exists() else ""
         assert "ERROR: AddressSanitizer" not in log, agent.log_tail(120)
         assert "runtime error:" not in log, agent.log_tail(120)
+        assert not agent.secrets_in_log(), f"secrets in the agent log: {agent.secrets_in_log()}"
         assert code == 0, f"agent exit code {code}:\n{agent.log_tail()}"
 
 

@@ -6,59 +6,10 @@ import threading
 import time
 
 import pytest
+from podiam_testenv.imds_client import (ACCOUNT, NO_CREDENTIALS_PY, ROLE_KEY, WHOAMI_PY, assumed,
+                                        namespace, raw, run_pod)
 
 pytestmark = pytest.mark.e2e
-
-ROLE_KEY = "iam.amazonaws.com/role"
-ALLOWED = "iam.amazonaws.com/allowed-roles"
-ACCOUNT = "123456789012"
-
-WHOAMI_PY = """
-import boto3, json
-print(json.dumps(boto3.client("sts").get_caller_identity()["Arn"]))
-"""
-
-NO_CREDENTIALS_PY = """
-import botocore.session
-creds = botocore.session.get_session().get_credentials()
-print("none" if creds is None else "got:" + creds.method)
-"""
-
-RAW_IMDS_PY = """
-import http.client, json, sys
-def call(method, path, headers=None):
-    c = http.client.HTTPConnection("169.254.169.254", 80, timeout=3)
-    c.request(method, path, headers=headers or {})
-    r = c.getresponse()
-    return r.status, r.read().decode(), dict(r.getheaders())
-out = {}
-exec(sys.argv[1])
-print(json.dumps(out))
-"""
-
-
-def raw(pod, code: str) -> dict:
-    """Runs `code` in the pod with call(method, path, headers) -> (status, body, headers)."""
-    r = pod.run([pod_python(), "-c", RAW_IMDS_PY, code])
-    return json.loads(r.stdout)
-
-
-def pod_python():
-    from podiam_testenv import paths
-    return str(paths.PYTHON)
-
-
-def namespace(kube, allowed):
-    return kube.create_namespace(annotations={ALLOWED: json.dumps(allowed)})["metadata"]["name"]
-
-
-def run_pod(kube, pod, ns, role=None, name=None, **kw):
-    annotations = {ROLE_KEY: role} if role else None
-    return kube.run_pod(name=name, namespace=ns, pod_ip=pod.ip, annotations=annotations, **kw)
-
-
-def assumed(role, ns, pod_obj):
-    return f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{ns}.{pod_obj['metadata']['name']}"
 
 
 def test_boto3_gets_its_pods_role_with_a_session_naming_the_pod(kube, pods, start_agent):

@@ -28,6 +28,7 @@ DEPLOY = paths.REPO / "deploy" / "agent"
 BASE_ROLE_ARN = "arn:aws:iam::123456789012:role/"
 AGENT_PORT = 8181
 OPS_PORT = 9620
+MOTO_SESSION_TOKEN_PREFIX = "FQoGZXIvYXdzEBYaD"  # moto/sts/utils.py: every session token
 
 
 def build_dir() -> Path:
@@ -39,6 +40,13 @@ def podiam_binary() -> Path:
     if not binary.exists():
         raise RuntimeError(f"{binary} not built; run scripts/test or ninja -C {build_dir()}")
     return binary
+
+
+def sanitized() -> bool:
+    """True when the podiam under test is the ASan+UBSan build: memory figures then measure the
+    sanitizer's shadow memory and quarantine, not podiam."""
+    cache = build_dir() / "CMakeCache.txt"
+    return cache.exists() and "PODIAM_SANITIZE:BOOL=ON" in cache.read_text(errors="replace")
 
 
 def apply_agent_rbac(cluster: Cluster) -> None:
@@ -76,13 +84,9 @@ class Agent:
     # -- life cycle -----------------------------------------------------------------------------
     def start(self, wait_ready: bool = True) -> "Agent":
         apply_agent_rbac(self.cluster)
-        token = self.kube.request_token("podiam-agent", audiences=(), namespace="kube-system",
-                                        expiration_seconds=3600)
-        api = urlsplit(self.cluster.server)
-        # The apiserver on the node's own loopback, same port: its certificate names 127.0.0.1.
-        if not getattr(self.node, "_podiam_api_relay", None):
-            self.node._podiam_api_relay = self.node._closing(
-                Relay((api.hostname, api.port), "127.0.0.1", api.port, self.node.name))
+        token = self.sa_token = self.kube.request_token(
+            "podiam-agent", audiences=(), namespace="kube-system", expiration_seconds=3600)
+        self._ensure_api_relay()
         kubeconfig = self.dir / "kubeconfig"
         kubeconfig.write_text(yaml.safe_dump({
             "apiVersion": "v1", "kind": "Config", "current-context": "agent",
@@ -110,6 +114,8 @@ class Agent:
             "AWS_SECRET_ACCESS_KEY": "node-agent-secret-not-for-pods",
             "AWS_REGION": "us-east-1",
             "AWS_EC2_METADATA_DISABLED": "true",
+            # Debug logging in tests, so that the secrets-in-log check at teardown covers it.
+            "PODIAM_LOG_LEVEL": os.environ.get("PODIAM_AGENT_LOG_LEVEL", "debug"),
         }
         for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
             if key in os.environ:
@@ -119,6 +125,40 @@ class Agent:
         if wait_ready:
             self.wait_ready()
         return self
+
+    def _ensure_api_relay(self) -> None:
+        """The apiserver on the node's own loopback, same port: its certificate names 127.0.0.1.
+        Not while cut_apiserver() holds it."""
+        if getattr(self.node, "_podiam_api_relay", None) or getattr(self.node, "_podiam_api_cut", False):
+            return
+        api = urlsplit(self.cluster.server)
+        self.node._podiam_api_relay = self.node._closing(
+            Relay((api.hostname, api.port), "127.0.0.1", api.port, self.node.name))
+
+    def cut_apiserver(self) -> None:
+        """Agents on this node lose the apiserver: its relay stops listening (connection refused)
+        and drops its connections, watches included, while the apiserver itself keeps running —
+        so a test can change pods no agent sees, or start an agent that cannot sync. Agents
+        started meanwhile stay cut too. restore_apiserver() undoes it."""
+        self.node._podiam_api_cut = True
+        relay = getattr(self.node, "_podiam_api_relay", None)
+        self.node._podiam_api_relay = None
+        if relay:
+            relay.close()
+
+    def restore_apiserver(self) -> None:
+        self.node._podiam_api_cut = False
+        self._ensure_api_relay()
+
+    def process_stats(self) -> dict:
+        """The agent process's resident memory (VmRSS, KiB), open file descriptors and threads,
+        from /proc (the agent is exec'ed by `ip netns exec`, so proc.pid is podiam itself)."""
+        pid = self.proc.pid
+        status = Path(f"/proc/{pid}/status").read_text()
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        return {"rss_kb": int(fields["VmRSS"].split()[0]),
+                "fds": len(os.listdir(f"/proc/{pid}/fd")),
+                "threads": int(fields["Threads"])}
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -180,3 +220,16 @@ class Agent:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def secrets_in_log(self) -> list[str]:
+        """What must never be logged and was: the node's secret key, the agent's ServiceAccount
+        token, or any session token moto issued (they all start with the same prefix)."""
+        text = self.log_text()
+        found = []
+        if "node-agent-secret-not-for-pods" in text:
+            found.append("the node's secret access key")
+        if getattr(self, "sa_token", None) and self.sa_token[20:60] in text:
+            found.append("the agent's ServiceAccount token")
+        if MOTO_SESSION_TOKEN_PREFIX in text:
+            found.append("a session token")
+        return found
