@@ -10,10 +10,13 @@ fi
 want=$(cat "$js/package.json" "$js/package-lock.json" | sha256sum | cut -d' ' -f1)
 stamp=$js/node_modules/.podiam-lock.sha256
 
-if [[ -f $stamp && $(<"$stamp") == "$want" ]]; then
+# The stamp alone is not enough: an interrupted install can leave it next to a partial tree.
+if [[ -f $stamp && $(<"$stamp") == "$want" && -f $js/node_modules/@aws-sdk/client-sts/package.json &&
+      -f $js/node_modules/@aws-sdk/credential-providers/package.json ]]; then
   log "node: tests/js/node_modules up to date"
 else
   log "node: npm ci in tests/js"
+  rm -f "$stamp"
   (cd "$js" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   printf '%s\n' "$want" >"$stamp"
 fi
