@@ -101,8 +101,10 @@ void PodDirectory::OnPod(const k8s::PodCache::Ptr& old_pod, const k8s::PodCache:
 }
 
 std::shared_ptr<const metadata::Caller> PodDirectory::BuildCaller(const k8s::PodView& pod) const {
-  if (pod.pod_ips.empty() || !k8s::PodCache::OwnsIps(pod) ||
-      (!options_.node.empty() && pod.node_name != options_.node)) {
+  // A pod without an IP yet still gets a decision and a spec, so that its credentials are
+  // prefetched while its sandbox and network are set up (longer than an AssumeRole): its first
+  // request then finds them cached. It is not reachable through Find() until it has an IP.
+  if (!k8s::PodCache::OwnsIps(pod) || (!options_.node.empty() && pod.node_name != options_.node)) {
     return nullptr;
   }
   auto ns = namespaces_.Namespace(pod.namespace_name);
@@ -119,7 +121,7 @@ std::shared_ptr<const metadata::Caller> PodDirectory::BuildCaller(const k8s::Pod
   caller->namespace_name = pod.namespace_name;
   caller->pod_name = pod.name;
   caller->pod_uid = pod.uid;
-  caller->ip = pod.pod_ips.front();
+  caller->ip = pod.pod_ips.empty() ? std::string() : pod.pod_ips.front();
   caller->decision = policy_.Decide(subject);
   if (caller->decision.outcome == identity::Outcome::kAllowed) {
     auto spec = std::make_shared<creds::CredentialSpec>();

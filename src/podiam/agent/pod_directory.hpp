@@ -2,8 +2,9 @@
 // every pod on this node, the identity::Decision about its role and the CredentialSpec to fetch,
 // recomputed whenever the pod, its namespace or its ServiceAccount changes — so the request path
 // is one hash lookup. Around that it:
-//   - prefetches: Retain()s the pod's credentials in the broker as soon as the pod has a role
-//     and an IP, and Release()s them when the pod goes (or changes role);
+//   - prefetches: Retain()s the pod's credentials in the broker as soon as the pod is on this
+//     node with a role, before it even has an IP (its sandbox and network take longer to set up
+//     than an AssumeRole), and Release()s them when the pod goes (or changes role);
 //   - reports: every denial or invalid annotation is logged, counted and recorded as a Warning
 //     Event on the pod — once per change, not per request;
 //   - waits for new pods: Await() waits briefly for the watch and then asks the apiserver

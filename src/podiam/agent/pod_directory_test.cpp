@@ -145,6 +145,42 @@ TEST_F(PodDirectoryTest, PodWithoutIpYetIsTrackedOnceItHasOne) {
   EXPECT_EQ(RoleAt("10.0.0.9"), "job");
 }
 
+TEST_F(PodDirectoryTest, PodIsPrefetchedBeforeItHasAnIp) {
+  Namespace("team-a", {{"iam.amazonaws.com/allowed-roles", R"(["*"])"}});
+  Pod({.namespace_name = "team-a",
+       .name = "starting",
+       .phase = "Pending",
+       .annotations = {{kRoleKey, "job"}}});
+  EXPECT_EQ(directory_.Size(), 0U);  // nobody can ask as this pod yet
+  ASSERT_TRUE(broker_.AwaitIdle(std::chrono::seconds(5)));
+  EXPECT_EQ(sts_.Calls(testing::FakeStsClient::Action::kAssumeRole), 1);
+
+  Pod({.namespace_name = "team-a",
+       .name = "starting",
+       .ip = "10.0.0.10",
+       .annotations = {{kRoleKey, "job"}}});
+  auto caller = directory_.Find("10.0.0.10");
+  ASSERT_TRUE(caller);
+  EXPECT_EQ(caller->ip, "10.0.0.10");
+  BrokerSource source(broker_);
+  EXPECT_TRUE(source.Cached(*caller));  // the first request needs no STS round trip
+  ASSERT_TRUE(broker_.AwaitIdle(std::chrono::seconds(5)));
+  EXPECT_EQ(sts_.Calls(testing::FakeStsClient::Action::kAssumeRole), 1);
+}
+
+TEST_F(PodDirectoryTest, PendingPodThatIsDeletedReleasesItsPrefetch) {
+  Namespace("team-a", {{"iam.amazonaws.com/allowed-roles", R"(["*"])"}});
+  Pod({.namespace_name = "team-a",
+       .name = "never-started",
+       .phase = "Pending",
+       .annotations = {{kRoleKey, "job"}}});
+  ASSERT_TRUE(broker_.AwaitIdle(std::chrono::seconds(5)));
+  Pod({.namespace_name = "team-a", .name = "never-started", .phase = "Pending"},
+      k8s::WatchEventType::kDeleted);
+  EXPECT_EQ(directory_.Size(), 0U);
+  EXPECT_THAT(registry_.Render(), HasSubstr("podiam_agent_pods_tracked 0"));
+}
+
 TEST_F(PodDirectoryTest, NamespaceAndServiceAccountChangesAreReDecided) {
   Pod({.namespace_name = "team-b",
        .name = "web",
