@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <array>
 #include <nlohmann/json.hpp>
 
@@ -32,6 +33,22 @@ bool HardDenied(std::string_view path) {
 // Error messages come from STS and are not always valid UTF-8: replace bad bytes, never throw.
 std::string Json(std::string_view value) {
   return nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Appends `value` to `out` as a JSON string, exactly as Json() would. Credential fields (keys,
+// secrets, tokens, timestamps) are printable ASCII without quotes or backslashes, and are copied
+// as they are: this runs on every credential request, and Json() costs a json value, a dump and
+// three allocations per field. Anything else takes Json()'s path.
+void AppendJson(std::string& out, std::string_view value) {
+  bool plain = std::all_of(value.begin(), value.end(),
+                           [](char c) { return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\'; });
+  if (plain) {
+    out += '"';
+    out += value;
+    out += '"';
+  } else {
+    out += Json(value);
+  }
 }
 
 http::Response Plain(int status, std::string body) {
@@ -287,14 +304,22 @@ std::optional<http::Response> ImdsHandler::Answer(const http::Request& request, 
 
 http::Response ImdsHandler::Credentials(const Caller& caller, bool extended,
                                         const aws::Credentials& creds) {
-  std::string body =
-      fmt::format(R"({{"Code":"Success","LastUpdated":{},"Type":"AWS-HMAC","AccessKeyId":{},)"
-                  R"("SecretAccessKey":{},"Token":{},"Expiration":{})",
-                  Json(aws::FormatTimestamp(clock_.Now())), Json(creds.access_key_id),
-                  Json(creds.secret_access_key), Json(creds.session_token),
-                  Json(creds.expiration ? aws::FormatTimestamp(*creds.expiration) : std::string()));
+  std::string body;
+  body.reserve(200 + creds.access_key_id.size() + creds.secret_access_key.size() +
+               creds.session_token.size());
+  body += R"({"Code":"Success","LastUpdated":)";
+  AppendJson(body, aws::FormatTimestamp(clock_.Now()));
+  body += R"(,"Type":"AWS-HMAC","AccessKeyId":)";
+  AppendJson(body, creds.access_key_id);
+  body += R"(,"SecretAccessKey":)";
+  AppendJson(body, creds.secret_access_key);
+  body += R"(,"Token":)";
+  AppendJson(body, creds.session_token);
+  body += R"(,"Expiration":)";
+  AppendJson(body, creds.expiration ? aws::FormatTimestamp(*creds.expiration) : std::string());
   if (extended) {
-    body += fmt::format(R"(,"AccountId":{})", Json(caller.decision.role->account));
+    body += R"(,"AccountId":)";
+    AppendJson(body, caller.decision.role->account);
   }
   body += '}';
   return http::Response::Json(200, std::move(body));

@@ -167,6 +167,24 @@ TEST_F(ImdsHandlerTest, Imdsv2FlowServesRoleNameThenCredentials) {
   EXPECT_EQ(metrics_.tokens_issued.Value(), 1);
 }
 
+TEST_F(ImdsHandlerTest, CredentialDocumentBytesAndEscaping) {
+  auto h = Make();
+  auto plain = Call(*h, "GET", "/latest/meta-data/iam/security-credentials/app");
+  ASSERT_EQ(plain.status, 200) << plain.body;
+  EXPECT_EQ(plain.body,
+            R"({"Code":"Success","LastUpdated":"2026-01-01T00:00:00Z","Type":"AWS-HMAC",)"
+            R"("AccessKeyId":"ASIAEXAMPLE","SecretAccessKey":"secret/key+value",)"
+            R"("Token":"token-value","Expiration":"2026-01-01T01:01:00Z"})");
+
+  // Fields that are not plain printable ASCII are escaped (and bad UTF-8 replaced), never copied.
+  creds_.cache.clear();
+  creds_.next.session_token = "quote\"back\\slash\ttab\xff";
+  auto odd = Call(*h, "GET", "/latest/meta-data/iam/security-credentials/app");
+  ASSERT_EQ(odd.status, 200) << odd.body;
+  EXPECT_THAT(odd.body, HasSubstr("\"Token\":\"quote\\\"back\\\\slash\\ttab\xEF\xBF\xBD\""));
+  EXPECT_EQ(nlohmann::json::parse(odd.body)["Token"], "quote\"back\\slash\ttab\xEF\xBF\xBD");
+}
+
 TEST_F(ImdsHandlerTest, ExtendedPathAddsAccountIdAndIsNeverProxied) {
   FakeUpstream upstream;
   auto h = Make({.allow_path = ".*"}, &upstream);
