@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace podiam::k8s {
 
@@ -116,6 +119,12 @@ Result<void> Informer::Relist() {
   }
   listed_once_ = true;
   UpdateGauges();
+#if defined(__GLIBC__)
+  // A list parses whole pages into JSON trees, all freed by now, but glibc keeps their pages.
+  // Hand them back: for a node agent that is most of what a list costs in RSS (measured with
+  // scripts/bench: 1.7 of 5.4 MiB of anonymous memory after listing 110 pods). Lists are rare.
+  ::malloc_trim(0);
+#endif
   if (!synced_.exchange(true)) {
     metrics_.informer_synced.WithLabels({resource_label_}).Set(1);
     std::lock_guard lock(mu_);
