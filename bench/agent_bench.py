@@ -73,6 +73,17 @@ def proc_rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+def rss_detail(pid: int) -> dict:
+    """RssAnon (the process's own memory) and RssFile (mapped files: the binary and shared
+    libraries, mostly shared with other processes) in KiB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key = line.split(":", 1)[0]
+        if key in ("RssAnon", "RssFile", "VmHWM", "Threads"):
+            out[key] = int(line.split()[1])
+    return out
+
+
 def proc_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
@@ -283,8 +294,8 @@ class Bench:
         self.node = Node()
         self.closers.append(self.node.destroy)
         self.node.sts_endpoint = self.node.expose(self.moto.endpoint)
-        log(f"creating {self.first_pods} pod network namespaces")
-        self.pods = [self.node.add_pod() for _ in range(self.first_pods)]
+        log(f"creating {2 * self.first_pods} pod network namespaces")
+        self.pods = [self.node.add_pod() for _ in range(2 * self.first_pods)]
         self.agent = None
 
     def close(self):
@@ -345,12 +356,24 @@ class Bench:
             list(ex.map(one, names_ips))
 
     # -- 2. first-credential latency ------------------------------------------------------------
-    def first_credentials(self) -> dict:
-        log(f"first-credential latency over {len(self.pods)} pods")
+    def first_credentials(self, pods, prefix: str, ahead: float) -> dict:
+        """For each pod: its IP is set, the clock starts, the pod polls until 200. ahead == 0: the
+        pod object is created just before (as fast as the API allows); ahead > 0: all the pod
+        objects are on the node `ahead` seconds before the first IP is set, as when the kubelet
+        takes that long to start the sandbox and set up its network."""
+        log(f"first-credential latency over {len(pods)} pods (pods on the node {ahead:g} s "
+            "before their IP)")
+        names = [f"{prefix}{i:05d}" for i in range(len(pods))]
+        if ahead > 0:
+            self.create_objects([(n, None, self.role_of(i)) for i, n in enumerate(names)],
+                                self.kube.node)
+            time.sleep(ahead)
+        sts0 = self.sts_metrics()
         lat, polls = [], []
-        for i, pod in enumerate(self.pods):
-            name, role = self.pod_name(i), self.role_of(i)
-            self.kube.create_pod(name=name, annotations={ROLE_KEY: role})
+        for i, (pod, name) in enumerate(zip(pods, names)):
+            role = self.role_of(i)
+            if ahead <= 0:
+                self.kube.create_pod(name=name, annotations={ROLE_KEY: role})
             self.kube.set_pod_status(name, pod_ip=pod.ip)
             t0 = time.perf_counter()
             n = 0
@@ -367,8 +390,37 @@ class Bench:
                 time.sleep(0.001)
             lat.append((time.perf_counter() - t0) * 1000)
             polls.append(n)
-        return {"pods": len(lat), **pcts(lat), "polls_max": max(polls),
-                "polls_mean": statistics.mean(polls)}
+        sts1 = self.sts_metrics()
+        calls = sts1["count"] - sts0["count"]
+        return {"pods": len(lat), "ahead_seconds": ahead, **pcts(lat), "polls_max": max(polls),
+                "polls_mean": statistics.mean(polls), "names": names,
+                "sts_calls_during": calls,
+                "sts_mean_ms": 1000 * (sts1["sum"] - sts0["sum"]) / calls if calls else None}
+
+    def sts_metrics(self) -> dict:
+        """AssumeRole calls as the agent timed them (podiam_sts_call_duration_seconds)."""
+        text = self.agent.metrics()
+        out = {"sum": 0.0, "count": 0.0}
+        for line in text.splitlines():
+            if 'action="AssumeRole"' not in line:
+                continue
+            if line.startswith("podiam_sts_call_duration_seconds_sum"):
+                out["sum"] += float(line.rsplit(" ", 1)[1])
+            elif line.startswith("podiam_sts_call_duration_seconds_count"):
+                out["count"] += float(line.rsplit(" ", 1)[1])
+        return out
+
+    def delete_objects(self, names: list[str], workers: int = 6):
+        local = threading.local()
+
+        def one(name):
+            if not hasattr(local, "kube"):
+                local.kube = Kube(Rest(self.cluster.server, self.cluster.admin_token,
+                                       self.cluster.ca_file), namespace=self.ns)
+            local.kube.delete_pod(name)
+
+        with ThreadPoolExecutor(workers) as ex:
+            list(ex.map(one, names))
 
     # -- 1. cached requests ----------------------------------------------------------------------
     def load(self, label: str, procs: Processes, role: str, token: str, pod,
@@ -403,14 +455,21 @@ class Bench:
         p["ready_seconds_empty"] = agent.ready_seconds
         time.sleep(2)
         p["rss_kib"] = {"0": agent.procs.rss_kib()}
+        p["rss_detail"] = {"0": rss_detail(agent.proc.pid)}
 
-        p["first_credential_ms"] = self.first_credentials()
-        extra = [(self.pod_name(i), new_ip(), None)
-                 for i in range(len(self.pods), self.node_pods_mid)]
+        n = self.first_pods
+        p["first_credential_ms"] = self.first_credentials(self.pods[:n], "p", 0)
+        extra = [(self.pod_name(i), new_ip(), None) for i in range(n, self.node_pods_mid)]
         self.create_objects(extra, self.kube.node)
         time.sleep(2)
         p["rss_kib"]["110"] = agent.procs.rss_kib()
+        p["rss_detail"]["110"] = rss_detail(agent.proc.pid)
         p["node_pods_mid"] = self.node_pods_mid
+        # The same with the pods on the node 1 s before their IPs (kubelet sandbox + CNI time);
+        # these pods are deleted again afterwards, leaving node_pods_mid.
+        fc_ahead = self.first_credentials(self.pods[n:], "q", 1.0)
+        p["first_credential_ahead_ms"] = fc_ahead
+        self.delete_objects(fc_ahead["names"])
 
         token = imds_token(load_pod)
         creds = check_credentials(load_pod, role0, token)
@@ -421,6 +480,7 @@ class Bench:
         p["all"] = self.load(f"podiam {p['threads_default']} threads", agent.procs, role0, token,
                              load_pod)
         p["rss_kib"]["110_after_load"] = agent.procs.rss_kib()
+        p["rss_detail"]["110_after_load"] = rss_detail(agent.proc.pid)
         self.stop_agent()
 
         # One I/O thread.
@@ -449,6 +509,7 @@ class Bench:
             time.sleep(0.2)
         time.sleep(2)
         p["rss_kib"][str(self.node_pods_big)] = agent.procs.rss_kib()
+        p["rss_detail"][str(self.node_pods_big)] = rss_detail(agent.proc.pid)
         p["node_pods_big"], p["cluster_pods"] = self.node_pods_big, self.cluster_pods
         check_credentials(load_pod, role0)
         self.stop_agent()
@@ -487,10 +548,18 @@ class Bench:
         self.sts.reset_counts()
         agent = self.start_agent("--session-duration", "18m10s", "--refresh-before", "15m10s")
         t_start = time.time()
+        # RSS of an agent started on a node that already has node_pods_mid pods (the list, the
+        # prefetch of every pod's credentials), before the cluster is filled.
+        deadline = time.monotonic() + 60
+        while self.sts.counts("AssumeRole") < self.first_pods and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+        p["rss_kib"]["110_restart"] = agent.procs.rss_kib()
+        p["rss_detail"]["110_restart"] = rss_detail(agent.proc.pid)
         fill_box = {}
         fill = threading.Thread(target=lambda: fill_box.update(self._fill_safe()), daemon=True)
         fill.start()
-        time.sleep(self.sts_window)
+        time.sleep(max(0.0, self.sts_window - (time.time() - t_start)))
         t_end = time.time()
         calls = self.sts.requests("AssumeRole")
         counts = self.sts.counts()
@@ -604,7 +673,7 @@ def main(argv=None) -> int:
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--rate-connections", type=int, default=50)
     ap.add_argument("--rate-delay-ms", type=int, default=10)
-    ap.add_argument("--sts-window", type=float, default=200.0)
+    ap.add_argument("--sts-window", type=float, default=240.0)
     args = ap.parse_args(argv)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up in `finally`
