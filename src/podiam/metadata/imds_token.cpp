@@ -1,11 +1,13 @@
 #include "podiam/metadata/imds_token.hpp"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include <array>
 #include <charconv>
 
-#include "podiam/aws/sigv4.hpp"
 
 namespace podiam::metadata {
 namespace {
@@ -98,15 +100,41 @@ Result<std::unique_ptr<ImdsTokenIssuer>> ImdsTokenIssuer::Create(Random& random,
   if (key.size() != kKeyBytes) {
     return MakeError(ErrorCode::kInternal, "cannot get random bytes for the IMDS token key");
   }
-  return std::unique_ptr<ImdsTokenIssuer>(new ImdsTokenIssuer(std::move(key), clock));
+  std::unique_ptr<EVP_MAC, void (*)(EVP_MAC*)> hmac(EVP_MAC_fetch(nullptr, "HMAC", nullptr),
+                                                    EVP_MAC_free);
+  MacCtx keyed(hmac ? EVP_MAC_CTX_new(hmac.get()) : nullptr, EVP_MAC_CTX_free);
+  std::array<char, 7> digest = {'S', 'H', 'A', '2', '5', '6', '\0'};
+  std::array<OSSL_PARAM, 2> params = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest.data(), 0),
+      OSSL_PARAM_construct_end()};
+  if (!keyed || EVP_MAC_init(keyed.get(), reinterpret_cast<const unsigned char*>(key.data()),
+                             key.size(), params.data()) != 1) {
+    return MakeError(ErrorCode::kInternal, "cannot set up HMAC-SHA256 for IMDS tokens");
+  }
+  OPENSSL_cleanse(key.data(), key.size());
+  return std::unique_ptr<ImdsTokenIssuer>(new ImdsTokenIssuer(std::move(keyed), clock));
 }
 
 std::string ImdsTokenIssuer::Mac(std::string_view expiry, std::string_view pod_uid,
                                  std::string_view pod_ip) const {
-  std::string message;
-  message.reserve(expiry.size() + pod_uid.size() + pod_ip.size() + 2);
-  message.append(expiry).append(1, '\0').append(pod_uid).append(1, '\0').append(pod_ip);
-  return aws::HmacSha256(key_, message).substr(0, kMacBytes);
+  MacCtx ctx(EVP_MAC_CTX_dup(keyed_.get()), EVP_MAC_CTX_free);
+  if (!ctx) {
+    return {};
+  }
+  constexpr char kNul = '\0';
+  for (std::string_view part :
+       {expiry, std::string_view(&kNul, 1), pod_uid, std::string_view(&kNul, 1), pod_ip}) {
+    if (EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(part.data()),
+                       part.size()) != 1) {
+      return {};
+    }
+  }
+  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+  std::size_t length = 0;
+  if (EVP_MAC_final(ctx.get(), mac.data(), &length, mac.size()) != 1 || length < kMacBytes) {
+    return {};
+  }
+  return {reinterpret_cast<const char*>(mac.data()), kMacBytes};
 }
 
 std::string ImdsTokenIssuer::Issue(std::string_view pod_uid, std::string_view pod_ip,
@@ -126,7 +154,8 @@ Result<void> ImdsTokenIssuer::Verify(std::string_view token, std::string_view po
   }
   std::string_view bytes = *raw;
   std::string expected = Mac(bytes.substr(0, kExpiryBytes), pod_uid, pod_ip);
-  if (CRYPTO_memcmp(expected.data(), bytes.data() + kExpiryBytes, kMacBytes) != 0) {
+  if (expected.size() != kMacBytes ||
+      CRYPTO_memcmp(expected.data(), bytes.data() + kExpiryBytes, kMacBytes) != 0) {
     return MakeError(ErrorCode::kUnauthenticated, "IMDS token was not issued to this pod");
   }
   auto now = std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch());

@@ -13,6 +13,8 @@
 //   Result<void> ok = issuer->Verify(token, pod_uid, pod_ip);   // kUnauthenticated when not valid
 #pragma once
 
+#include <openssl/types.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -38,11 +40,17 @@ class ImdsTokenIssuer {
                                     std::string_view pod_ip) const;
 
  private:
-  ImdsTokenIssuer(std::string key, const Clock& clock) : key_(std::move(key)), clock_(clock) {}
+  using MacCtx = std::unique_ptr<EVP_MAC_CTX, void (*)(EVP_MAC_CTX*)>;
+  ImdsTokenIssuer(MacCtx keyed, const Clock& clock) : keyed_(std::move(keyed)), clock_(clock) {}
+  // The first kMacBytes of HMAC-SHA256(key, expiry NUL pod_uid NUL pod_ip); empty if OpenSSL
+  // fails (then nothing verifies).
   [[nodiscard]] std::string Mac(std::string_view expiry, std::string_view pod_uid,
                                 std::string_view pod_ip) const;
 
-  std::string key_;
+  // HMAC-SHA256 already keyed, never updated: Mac() works on a copy of it. Every credential
+  // request verifies a token, and OpenSSL 3's one-shot HMAC() fetches the algorithm and
+  // derives the key pads on every call (about 10 % of the agent's CPU at 5,000 req/s).
+  MacCtx keyed_;
   const Clock& clock_;
 };
 

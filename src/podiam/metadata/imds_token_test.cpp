@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "podiam/aws/sigv4.hpp"
 #include "podiam/testing/fake_clock.hpp"
 #include "podiam/testing/fake_random.hpp"
 
@@ -25,6 +26,21 @@ TEST(ImdsTokenTest, IssuedTokenVerifiesOnlyForItsPodAndIpUntilExpiry) {
   auto expired = (*issuer)->Verify(token, "uid-a", "10.0.0.5");
   ASSERT_FALSE(expired);
   EXPECT_EQ(expired.error().message(), "IMDS token has expired");
+}
+
+TEST(ImdsTokenTest, TokenIsExpiryAndTruncatedHmacSha256OfExpiryUidAndIp) {
+  testing::FakeClock clock;
+  testing::FakeRandom random;
+  testing::FakeRandom same_random;  // yields the same key bytes
+  std::string key = same_random.SecureBytes(32);
+  auto issuer = *ImdsTokenIssuer::Create(random, clock);
+  std::string token = issuer->Issue("uid-a", "10.0.0.5", std::chrono::seconds(60));
+  auto raw = Base64UrlDecode(token);
+  ASSERT_TRUE(raw);
+  ASSERT_EQ(raw->size(), 32U);
+  std::string expiry = raw->substr(0, 8);
+  std::string message = expiry + std::string(1, '\0') + "uid-a" + std::string(1, '\0') + "10.0.0.5";
+  EXPECT_EQ(raw->substr(8), aws::HmacSha256(key, message).substr(0, 24));
 }
 
 TEST(ImdsTokenTest, GarbageTokensAreUnauthenticatedNeverACrash) {
