@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import re
@@ -637,8 +638,8 @@ class Bench:
 def pcts(values: list[float]) -> dict:
     v = sorted(values)
 
-    def q(p):
-        return v[min(len(v) - 1, max(0, int(round(p / 100 * len(v) + 0.5)) - 1))]
+    def q(p):  # nearest rank: the smallest value with at least p % of the values at or below it
+        return v[min(len(v) - 1, max(0, math.ceil(p / 100 * len(v)) - 1))]
 
     return {"p50": q(50), "p99": q(99), "max": v[-1], "mean": statistics.mean(v), "min": v[0]}
 
