@@ -8,7 +8,6 @@
 #include <array>
 #include <charconv>
 
-
 namespace podiam::metadata {
 namespace {
 
