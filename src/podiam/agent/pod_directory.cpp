@@ -316,6 +316,10 @@ std::shared_ptr<const metadata::Caller> PodDirectory::Await(std::string_view ip,
                                                             metadata::SteadyTime deadline) {
   auto wait_until = [&](metadata::SteadyTime until) -> std::shared_ptr<const metadata::Caller> {
     while (true) {
+      // Look under wait_mu_: an update that lands between a look without it and the wait would
+      // notify nobody, and the request would sleep the full 50 ms (scripts/bench saw those as
+      // the first-credential outliers). Recompute() publishes before it takes wait_mu_.
+      std::unique_lock lock(wait_mu_);
       if (auto caller = Find(ip)) {
         return caller;
       }
@@ -323,7 +327,6 @@ std::shared_ptr<const metadata::Caller> PodDirectory::Await(std::string_view ip,
       if (now >= until) {
         return nullptr;
       }
-      std::unique_lock lock(wait_mu_);
       changed_.wait_for(lock, std::min<std::chrono::steady_clock::duration>(
                                   until - now, std::chrono::milliseconds(50)));
     }
