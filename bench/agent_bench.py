@@ -395,6 +395,7 @@ class Bench:
         calls = sts1["count"] - sts0["count"]
         return {"pods": len(lat), "ahead_seconds": ahead, **pcts(lat), "polls_max": max(polls),
                 "polls_mean": statistics.mean(polls), "names": names,
+                "slowest": sorted(((round(ms, 1), i) for i, ms in enumerate(lat)), reverse=True)[:3],
                 "sts_calls_during": calls,
                 "sts_mean_ms": 1000 * (sts1["sum"] - sts0["sum"]) / calls if calls else None}
 

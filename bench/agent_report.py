@@ -155,6 +155,9 @@ def render(r: dict, command: str) -> str:
         w(f"| {pv} | {label} | {x['p50']:.1f} | {x['p99']:.1f} | {x['max']:.1f} | "
           f"{x['mean']:.1f} | {x.get('sts_calls_during', 0):.0f} "
           f"({NA if sts_ms is None else f'{sts_ms:.1f}'}) |")
+    slow = [f"{label}: " + ", ".join(f"#{i} {ms} ms" for ms, i in x["slowest"])
+            for label, x in (("IP at once", fc), ("on the node 1 s before", fa))
+            if x and x.get("slowest")]
     kfc = get(k, "first_credential_ms")
     if kfc:
         w(f"| {kv} | IP at once | {kfc['p50']:.1f} | {kfc['p99']:.1f} | {kfc['max']:.1f} | "
@@ -162,6 +165,9 @@ def render(r: dict, command: str) -> str:
     else:
         w(f"| kube2iam | both | {NA} | {NA} | {NA} | {NA} | {k_na} |")
     w("")
+    if slow:
+        w(f"Slowest pods (in the order measured): {'; '.join(slow)}.")
+        w("")
 
     # 3. STS
     s = p["sts"]
