@@ -31,7 +31,9 @@ if ((${#missing[@]})); then
   fi
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
-  ((created_policy)) && rm -f "$policy"
+  if ((created_policy)); then  # not `((x)) && rm`: its status 1 would end a `set -e` setup
+    rm -f "$policy"
+  fi
 else
   log "apt: all ${#APT_PACKAGES[@]} packages present"
 fi
