@@ -217,8 +217,10 @@ class Cache : public InformerSink {
   }
 
   void InsertLocked(const std::string& key, const Ptr& ptr) {
-    bytes_ += EntryBytes(key, *ptr);
-    items_.insert_or_assign(key, ptr);
+    // Counted with the map's own copy of the key, as RemoveLocked() will: `key` itself (built
+    // by operator+) may have a larger capacity, and that difference would add up forever.
+    auto slot = items_.insert_or_assign(key, ptr).first;
+    bytes_ += EntryBytes(slot->first, *ptr);
     IndexAdd(ptr);
   }
   void RemoveLocked(typename Map::iterator it) {
