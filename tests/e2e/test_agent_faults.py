@@ -223,8 +223,8 @@ def describe(answers: list[Answer], limit: int = 12) -> str:
 def test_sts_down_after_warm_up_serves_cached_until_near_expiry_then_recovers(
         kube, pods, start_agent, sts):
     """STS fails (503 ServiceUnavailable) right after the warm-up fetch, whose credentials the
-    proxy makes expire 15 min + WINDOW s later. Proves: the agent keeps serving exactly those
-    cached credentials after its refresh failed, and never once they have under 15 min left;
+    proxy makes expire 15 min + `window` (20 s) later. Proves: the agent keeps serving exactly
+    those cached credentials after its refresh failed, and never once they have under 15 min left;
     from then on every pod gets a clear 503 (never other credentials, never the node's); its
     STS attempts stay bounded by backoff however fast pods ask; and once STS is back each pod is
     served fresh credentials of its own role."""
