@@ -28,16 +28,13 @@ import time
 import pytest
 
 from podiam_testenv.agent import AGENT_PORT, BASE_ROLE_ARN
+from podiam_testenv.imds_client import CREDS, NODE_SECRETS, namespace, run_pod
 from podiam_testenv.imds_stub import ImdsStub
 from podiam_testenv.netns import IMDS_IP, NODE_IP, HttpServer, ip
 
 pytestmark = pytest.mark.e2e
 
-ROLE_KEY = "iam.amazonaws.com/role"
-ALLOWED = "iam.amazonaws.com/allowed-roles"
-CREDS = "/latest/meta-data/iam/security-credentials/"
-NODE_KEY = "AKIAIOSFODNN7EXAMPLE"  # the agent's own identity (podiam_testenv.agent)
-NODE_SECRET = "node-agent-secret-not-for-pods"
+NODE_KEY, NODE_SECRET = NODE_SECRETS  # the agent's own identity (podiam_testenv.agent)
 MIN_REMAINING = 15 * 60  # the broker never serves credentials with less left (protocols.md §0)
 STS_ATTEMPTS_PER_CALL = 4  # HttpStsClientOptions.max_attempts: retries inside one broker call
 
@@ -176,14 +173,6 @@ def wait_ok(pod, role: str | None = None, timeout: float = 60) -> Answer:
 
 # ------------------------------------------------------------------------------------------------
 # the cluster side
-
-def namespace(kube, allowed):
-    return kube.create_namespace(annotations={ALLOWED: json.dumps(allowed)})["metadata"]["name"]
-
-
-def run_pod(kube, pod, ns, role):
-    return kube.run_pod(namespace=ns, pod_ip=pod.ip, annotations={ROLE_KEY: role})
-
 
 def session_of(obj) -> str:
     return f"{obj['metadata']['namespace']}.{obj['metadata']['name']}"
