@@ -3,7 +3,7 @@
 # Sourced by scripts/setup. Idempotent: only installs what is missing.
 
 APT_PACKAGES=(
-  build-essential cmake ninja-build pkg-config git curl ca-certificates
+  build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
   libboost1.81-dev libssl-dev nlohmann-json3-dev libpugixml-dev libyaml-cpp-dev
   libspdlog-dev libfmt-dev libcli11-dev libexpected-dev libre2-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
