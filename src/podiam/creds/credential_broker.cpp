@@ -248,11 +248,6 @@ void CredentialBroker::Retain(const CredentialSpec& spec) {
   const Clock::SteadyTime steady = clock_.SteadyNow();
   std::shared_ptr<Entry> entry = FindOrCreateLocked(spec, steady);
   ++entry->users;
-  // The pod's tags or SourceIdentity may have been fixed; the next call uses the newest.
-  if (entry->spec.tags != spec.tags || entry->spec.source_identity != spec.source_identity ||
-      entry->spec.duration_seconds != spec.duration_seconds) {
-    entry->spec = spec;
-  }
   if (!stopping_ && !entry->Servable(clock_.Now()) && entry->fetch == Entry::Fetch::kIdle &&
       steady >= entry->retry_at) {
     EnqueueLocked(entry, FetchReason::kPrefetch, /*foreground=*/false);

@@ -27,8 +27,9 @@ constexpr char kRole[] = "arn:aws:iam::123456789012:role/app";
 constexpr milliseconds kWait = std::chrono::seconds(10);  // real-time safety net only
 
 CredentialSpec Spec(std::string session = "team-a.web", std::string role = kRole) {
-  return {.key = {.role_arn = std::move(role), .session_name = std::move(session)},
-          .tags = {{.key = "kubernetes-namespace", .value = "team-a"}}};
+  return {.key = {.role_arn = std::move(role),
+                  .session_name = std::move(session),
+                  .tags = {{.key = "kubernetes-namespace", .value = "team-a"}}}};
 }
 
 Error StsDown() {
@@ -119,7 +120,7 @@ TEST_F(CredentialBrokerTest, TenPodsSharingOneKeyCauseOneStsCall) {
   EXPECT_EQ(requests[0].role_arn, kRole);
   EXPECT_EQ(requests[0].role_session_name, "team-a.web");
   EXPECT_EQ(requests[0].duration_seconds, 3600);
-  EXPECT_EQ(requests[0].tags, Spec().tags);
+  EXPECT_EQ(requests[0].tags, Spec().key.tags);
 }
 
 TEST_F(CredentialBrokerTest, CachedNeverFetches) {
@@ -628,20 +629,33 @@ TEST_F(CredentialBrokerTest, StopWhileCallsAreInFlightExitsCleanly) {
   EXPECT_EQ(sts_.AssumeRoleCalls(), 2);
 }
 
-TEST_F(CredentialBrokerTest, RetainUpdatesTagsForLaterCalls) {
+// A spec that differs in anything sent to STS, or in its owner, is another entry: one caller can
+// never rewrite the tags or SourceIdentity of credentials another caller is served.
+TEST_F(CredentialBrokerTest, SpecsDifferingInTagsOrOwnerNeverShareAnEntry) {
   Make();
   broker_->Retain(Spec());
   ASSERT_TRUE(broker_->AwaitIdle(kWait));
-  CredentialSpec updated = Spec();
-  updated.tags = {{.key = "kubernetes-namespace", .value = "team-b"}};
-  updated.source_identity = "web";
-  broker_->Retain(updated);
-  clock_.Advance(minutes(31));
-  TickAndSettle();
+  CredentialSpec other_tags = Spec();
+  other_tags.key.tags = {{.key = "kubernetes-namespace", .value = "team-b"}};
+  CredentialSpec other_identity = Spec();
+  other_identity.key.source_identity = "web";
+  CredentialSpec other_owner = Spec();
+  other_owner.key.owner = "pod/another-uid";
+  broker_->Retain(other_tags);
+  broker_->Retain(other_identity);
+  broker_->Retain(other_owner);
+  ASSERT_TRUE(broker_->AwaitIdle(kWait));
   const auto requests = sts_.Requests();
-  ASSERT_EQ(requests.size(), 2U);
-  EXPECT_EQ(requests[1].tags, updated.tags);
-  EXPECT_EQ(requests[1].source_identity, "web");
+  ASSERT_EQ(requests.size(), 4U);
+  EXPECT_EQ(requests[0].tags, Spec().key.tags);
+  EXPECT_EQ(requests[1].tags, other_tags.key.tags);
+  EXPECT_EQ(requests[2].source_identity, "web");
+  auto first = broker_->Cached(Spec().key);
+  auto second = broker_->Cached(other_owner.key);
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  EXPECT_NE(first->access_key_id, second->access_key_id);
+  EXPECT_EQ(broker_->Stats().entries.size(), 4U);
 }
 
 TEST_F(CredentialBrokerTest, StatsDescribeEntriesWithoutSecrets) {

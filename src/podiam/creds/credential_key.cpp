@@ -1,6 +1,9 @@
 #include "podiam/creds/credential_key.hpp"
 
+#include <algorithm>
+#include <string>
 #include <string_view>
+#include <tuple>
 
 namespace podiam::creds {
 namespace {
@@ -20,7 +23,28 @@ std::size_t CredentialKeyHash::operator()(const CredentialKey& key) const noexce
   Combine(seed, key.external_id);
   Combine(seed, key.session_name);
   Combine(seed, key.session_policy);
+  Combine(seed, key.owner);
+  for (const auto& tag : key.tags) {
+    Combine(seed, tag.key);
+    Combine(seed, tag.value);
+  }
+  Combine(seed, key.source_identity);
+  Combine(seed, key.duration_seconds ? std::to_string(*key.duration_seconds) : std::string());
   return seed;
+}
+
+bool operator<(const CredentialKey& a, const CredentialKey& b) {
+  auto scalars = [](const CredentialKey& k) {
+    return std::tie(k.role_arn, k.external_id, k.session_name, k.session_policy, k.owner,
+                    k.source_identity, k.duration_seconds);
+  };
+  if (scalars(a) != scalars(b)) {
+    return scalars(a) < scalars(b);
+  }
+  return std::lexicographical_compare(a.tags.begin(), a.tags.end(), b.tags.begin(), b.tags.end(),
+                                      [](const aws::Tag& x, const aws::Tag& y) {
+                                        return std::tie(x.key, x.value) < std::tie(y.key, y.value);
+                                      });
 }
 
 aws::AssumeRoleRequest ToAssumeRoleRequest(const CredentialSpec& spec,
@@ -28,11 +52,11 @@ aws::AssumeRoleRequest ToAssumeRoleRequest(const CredentialSpec& spec,
   aws::AssumeRoleRequest request;
   request.role_arn = spec.key.role_arn;
   request.role_session_name = spec.key.session_name;
-  request.duration_seconds = spec.duration_seconds.value_or(default_duration_seconds);
+  request.duration_seconds = spec.key.duration_seconds.value_or(default_duration_seconds);
   request.external_id = spec.key.external_id;
   request.policy = spec.key.session_policy;
-  request.tags = spec.tags;
-  request.source_identity = spec.source_identity;
+  request.tags = spec.key.tags;
+  request.source_identity = spec.key.source_identity;
   return request;
 }
 

@@ -1,17 +1,17 @@
-// What the credential cache is keyed by, and what an AssumeRole request needs on top of the key.
-//
-// Two pods get the same cached credentials exactly when they ask for the same role, external ID,
-// session name and inline session policy: those four decide what the credentials can do and how
-// CloudTrail names them. Session tags, SourceIdentity and the duration are derived
-// deterministically from the same pod, so they ride along in CredentialSpec but are not part of
-// the key (two pods that differ only there would be a bug upstream, not two cache entries).
+// What the credential cache is keyed by: everything that goes into the AssumeRole request (role,
+// external ID, session name, session policy, tags, SourceIdentity, duration) plus the owner the
+// session belongs to (a pod's UID, or a namespace and ServiceAccount with --session-scope
+// service-account), which STS never sees. Two callers get the same cached credentials exactly when
+// every one of those is equal: nothing a pod controls can make it share another pod's entry, and
+// nothing about an entry (its tags, its SourceIdentity) is ever rewritten by another caller.
 //
 // Thread-safety: plain values.
 //
 //   creds::CredentialSpec spec{
 //       .key = {.role_arn = "arn:aws:iam::123456789012:role/app",
-//               .session_name = identity::SessionName("team-a", "web-7d9f8c-x2x")},
-//       .tags = {{.key = "kubernetes-namespace", .value = "team-a"}}};
+//               .session_name = identity::SessionName("team-a", "web-7d9f8c-x2x"),
+//               .owner = "pod/0b3c...",
+//               .tags = {{.key = "kubernetes-namespace", .value = "team-a"}}}};
 //   std::unordered_map<creds::CredentialKey, int, creds::CredentialKeyHash> seen;
 //   aws::AssumeRoleRequest request = creds::ToAssumeRoleRequest(spec, 3600);
 #pragma once
@@ -32,26 +32,25 @@ struct CredentialKey {
   std::string external_id;     // "" when the pod has none; treat as sensitive, never logged
   std::string session_name;    // STS RoleSessionName (identity::SessionName)
   std::string session_policy;  // inline session policy JSON, "" for none; never logged
+  std::string owner;           // identity::Session::owner; never sent to STS
+  std::vector<aws::Tag> tags;
+  std::string source_identity;  // "" to leave out
+  // nullopt: the broker's Options::duration_seconds.
+  std::optional<int> duration_seconds;
 
   friend bool operator==(const CredentialKey&, const CredentialKey&) = default;
   // For ordered containers and sorted /debug output. (Not a defaulted <=>: clang-tidy 14
   // misreports the synthesized comparison with 0 as modernize-use-nullptr.)
-  friend bool operator<(const CredentialKey& a, const CredentialKey& b) {
-    return std::tie(a.role_arn, a.external_id, a.session_name, a.session_policy) <
-           std::tie(b.role_arn, b.external_id, b.session_name, b.session_policy);
-  }
+  friend bool operator<(const CredentialKey& a, const CredentialKey& b);
 };
 
 struct CredentialKeyHash {
   std::size_t operator()(const CredentialKey& key) const noexcept;
 };
 
+// What the broker needs to fetch an entry: its key says it all.
 struct CredentialSpec {
   CredentialKey key;
-  std::vector<aws::Tag> tags;
-  std::string source_identity;  // "" to leave out
-  // nullopt: the broker's Options::duration_seconds.
-  std::optional<int> duration_seconds;
 };
 
 // The AssumeRole request for `spec`; `default_duration_seconds` applies when the spec has none.

@@ -57,6 +57,8 @@ std::string_view OutcomeName(Outcome outcome) {
       return "denied";
     case Outcome::kInvalid:
       return "invalid";
+    case Outcome::kPending:
+      return "pending";
   }
   return "unknown";
 }

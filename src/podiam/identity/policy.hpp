@@ -79,6 +79,7 @@ enum class Outcome {
   kNoRole,   // nothing asked for and no default: serve no credentials
   kDenied,   // namespace policy refuses the role
   kInvalid,  // an annotation is malformed (bad ARN, bare name without a base ARN)
+  kPending,  // not decidable yet (the pod's namespace is not known): answer "retry", never deny
 };
 
 enum class RoleSource { kNone, kPod, kServiceAccount, kDefault };

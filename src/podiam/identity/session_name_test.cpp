@@ -32,8 +32,66 @@ TEST(SessionNameTest, LongNamesAreCutWithAHashSoTheyStayDistinct) {
   EXPECT_EQ(SanitizeSessionName(std::string(64, 'x')), std::string(64, 'x'));
 }
 
-TEST(SessionNameTest, KiamAnnotationWinsAfterSanitising) {
-  EXPECT_EQ(SessionName("ns", "pod", "my session"), "my-session");
+// kiam's annotation is pod-controlled: a suffix after '@' (no Kubernetes name contains '@'), never
+// the whole name, so it can never spell another pod's session.
+TEST(SessionNameTest, KiamAnnotationIsOnlyASuffix) {
+  EXPECT_EQ(SessionName("ns", "pod", "my session"), "ns.pod@my-session");
+  EXPECT_EQ(SessionName("team-b", "attacker", "team-a.victim"), "team-b.attacker@team-a.victim");
+  EXPECT_NE(SessionName("team-b", "attacker", "team-a.victim"), SessionName("team-a", "victim"));
+  // Same pod, two suffixes that differ only in what sanitising hides: still its own prefix.
+  std::string cut = SessionName("ns", "pod", std::string(80, 'x'));
+  EXPECT_TRUE(cut.starts_with("ns.pod@")) << cut;
+  EXPECT_TRUE(ValidForSts(cut)) << cut;
+}
+
+TEST(SessionNameTest, DerivedFromTrustedFieldsPerPod) {
+  Session s = DeriveSession({.namespace_name = "team-a",
+                             .pod_name = "web-1",
+                             .pod_uid = "uid-1",
+                             .service_account = "web",
+                             .annotation = "batch"},
+                            {.tags = true, .cluster_name = "prod", .source_identity = true});
+  EXPECT_EQ(s.name, "team-a.web-1@batch");
+  EXPECT_EQ(s.owner, "pod/uid-1");
+  EXPECT_EQ(s.source_identity, s.name);
+  std::vector<aws::Tag> want = {{"kubernetes-namespace", "team-a"},
+                                {"kubernetes-pod-name", "web-1"},
+                                {"kubernetes-service-account", "web"},
+                                {"kubernetes-pod-uid", "uid-1"},
+                                {"cluster-name", "prod"}};
+  EXPECT_EQ(s.tags, want);
+  Session plain = DeriveSession({.namespace_name = "team-a", .pod_name = "web-1"}, {});
+  EXPECT_EQ(plain.name, "team-a.web-1");
+  EXPECT_TRUE(plain.tags.empty());
+  EXPECT_TRUE(plain.source_identity.empty());
+}
+
+TEST(SessionNameTest, ServiceAccountScopeNamesTheAccountNotThePod) {
+  SessionOptions options{.scope = SessionScope::kServiceAccount, .tags = true};
+  Session a = DeriveSession(
+      {.namespace_name = "team-a", .pod_name = "web-1", .pod_uid = "u1", .service_account = "web"},
+      options);
+  Session b = DeriveSession(
+      {.namespace_name = "team-a", .pod_name = "web-2", .pod_uid = "u2", .service_account = "web"},
+      options);
+  EXPECT_EQ(a.name, "team-a.sa=web");
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.owner, b.owner);
+  EXPECT_EQ(a.tags, b.tags);
+  std::vector<aws::Tag> want = {{"kubernetes-namespace", "team-a"},
+                                {"kubernetes-service-account", "web"}};
+  EXPECT_EQ(a.tags, want);
+  // '=' is in no pod name: a pod called like the account's session cannot meet it.
+  EXPECT_NE(SessionName("team-a", "sa-web"), a.name);
+  Session other = DeriveSession({.namespace_name = "team-b", .service_account = "web"}, options);
+  EXPECT_NE(other.owner, a.owner);
+}
+
+TEST(SessionNameTest, ScopeNames) {
+  EXPECT_EQ(ParseSessionScope("pod"), SessionScope::kPod);
+  EXPECT_EQ(ParseSessionScope("service-account"), SessionScope::kServiceAccount);
+  EXPECT_FALSE(ParseSessionScope("namespace"));
+  EXPECT_EQ(SessionScopeName(SessionScope::kServiceAccount), "service-account");
 }
 
 }  // namespace
