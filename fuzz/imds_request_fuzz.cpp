@@ -94,15 +94,20 @@ class FuzzDirectory final : public CallerDirectory {
     }
   }
   std::shared_ptr<const Caller> Find(std::string_view ip) override {
-    return hidden ? nullptr : Await(ip, {});
+    return hidden ? nullptr : Lookup(ip);
   }
-  std::shared_ptr<const Caller> Await(std::string_view ip, SteadyTime /*deadline*/) override {
-    auto it = callers_.find(std::string(ip));
-    return it == callers_.end() ? nullptr : it->second;
+  void Await(std::string_view ip, SteadyTime /*deadline*/, AwaitCallback done) override {
+    done({.caller = Lookup(ip)});
   }
+  bool Ready() override { return true; }
+  bool IsNodeAddress(std::string_view ip) override { return ip == "192.0.2.1"; }
   bool hidden = false;
 
  private:
+  std::shared_ptr<const Caller> Lookup(std::string_view ip) {
+    auto it = callers_.find(std::string(ip));
+    return it == callers_.end() ? nullptr : it->second;
+  }
   std::map<std::string, std::shared_ptr<const Caller>> callers_;
 };
 

@@ -1,8 +1,9 @@
 #include "podiam/agent/pod_directory.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
-#include "podiam/identity/session_name.hpp"
 #include "podiam/k8s/resource.hpp"
 
 namespace podiam::agent {
@@ -13,7 +14,11 @@ namespace {
 constexpr double kLookupBurst = 20;
 constexpr double kLookupsPerSecond = 10;
 // A miss is remembered this long per IP before asking the apiserver again.
-constexpr auto kNegativeLookupTtl = std::chrono::seconds(1);
+constexpr auto kNegativeLookupTtl = std::chrono::seconds(2);
+// IPs waiting for a direct lookup at most; more just wait for the watch until their deadline.
+constexpr std::size_t kMaxLookupQueue = 256;
+// The waiter thread looks at the clock at least this often (FakeClock in tests moves by itself).
+constexpr auto kWaiterSlice = std::chrono::milliseconds(50);
 
 bool SameSpec(const std::shared_ptr<const creds::CredentialSpec>& a,
               const std::shared_ptr<const creds::CredentialSpec>& b) {
@@ -51,6 +56,16 @@ PodDirectory::PodDirectory(k8s::PodCache& pods, k8s::NamespaceCache& namespaces,
       direct_lookups_(registry.AddCounter(
           "podiam_agent_direct_lookups_total",
           "Apiserver lookups for callers not yet seen through the watch, by result.", {"result"})),
+      unknown_callers_(registry.AddCounter(
+          "podiam_agent_unknown_callers_total",
+          "Metadata requests from addresses no pod on this node owns, by how they were answered: "
+          "node_address and outside_pod_cidr at once, not_found after the wait, overloaded when "
+          "too many were already waiting.",
+          {"reason"})),
+      waiting_gauge_(registry
+                         .AddGauge("podiam_agent_waiting_requests",
+                                   "Metadata requests parked until their caller's pod is known.")
+                         .Get()),
       lookup_bucket_(kLookupBurst, kLookupsPerSecond, clock.SteadyNow()) {
   pods_.AddHandlers({
       .on_add = [this](const auto& pod) { OnPod(nullptr, pod); },
@@ -79,7 +94,68 @@ PodDirectory::PodDirectory(k8s::PodCache& pods, k8s::NamespaceCache& namespaces,
   });
 }
 
-PodDirectory::~PodDirectory() = default;
+PodDirectory::~PodDirectory() { Stop(); }
+
+void PodDirectory::Start() {
+  std::lock_guard lock(wait_mu_);
+  if (running_ || stopping_) {
+    return;
+  }
+  running_ = true;
+  waiter_thread_ = std::thread([this] { WaiterLoop(); });
+  lookup_thread_ = std::thread([this] { LookupLoop(); });
+}
+
+void PodDirectory::Stop() {
+  {
+    std::scoped_lock lock(wait_mu_, lookup_mu_);
+    stopping_ = true;
+  }
+  wait_cv_.notify_all();
+  lookup_cv_.notify_all();
+  if (waiter_thread_.joinable()) {
+    waiter_thread_.join();
+  }
+  if (lookup_thread_.joinable()) {
+    lookup_thread_.join();
+  }
+  std::unordered_map<std::string, Waiting> left;
+  {
+    std::lock_guard lock(wait_mu_);
+    left.swap(waiting_);
+    waiter_count_ = 0;
+    running_ = false;
+  }
+  for (auto& [ip, w] : left) {
+    for (auto& waiter : w.waiters) {
+      waiter.done({});
+    }
+  }
+}
+
+bool PodDirectory::Ready() {
+  if (ready_.load(std::memory_order_acquire)) {
+    return true;
+  }
+  if (!options_.synced || options_.synced()) {
+    ready_.store(true, std::memory_order_release);
+    log_.Info("pods, namespaces and service accounts are listed: answering pods");
+    return true;
+  }
+  return false;
+}
+
+bool PodDirectory::IsNodeAddress(std::string_view ip) {
+  return options_.is_node_address && options_.is_node_address(ip);
+}
+
+void PodDirectory::Poke() {
+  {
+    std::lock_guard lock(wait_mu_);
+    dirty_ = true;
+  }
+  wait_cv_.notify_one();
+}
 
 std::shared_ptr<const metadata::Caller> PodDirectory::Find(std::string_view ip) {
   std::shared_lock lock(mu_);
@@ -122,30 +198,35 @@ std::shared_ptr<const metadata::Caller> PodDirectory::BuildCaller(const k8s::Pod
   caller->pod_name = pod.name;
   caller->pod_uid = pod.uid;
   caller->ip = pod.pod_ips.empty() ? std::string() : pod.pod_ips.front();
+  if (!ns && policy_.options().namespace_restrictions) {
+    // Not seen yet (the namespace watch lags the pod's, or the list is not done): unknown is not
+    // "no annotations", so no denial, no Event; Recompute() runs again when it arrives.
+    caller->decision = {.outcome = identity::Outcome::kPending,
+                        .reason = fmt::format("namespace {} is not known to the agent yet; retry",
+                                              pod.namespace_name)};
+    return caller;
+  }
   caller->decision = policy_.Decide(subject);
   if (caller->decision.outcome == identity::Outcome::kAllowed) {
     auto spec = std::make_shared<creds::CredentialSpec>();
-    std::string_view session_override;
+    std::string_view annotation;
     if (auto it = pod.annotations.find(options_.session_name_key); it != pod.annotations.end()) {
-      session_override = it->second;
+      annotation = it->second;
     }
-    spec->key = {
-        .role_arn = caller->decision.role->ToString(),
-        .external_id = caller->decision.external_id,
-        .session_name = identity::SessionName(pod.namespace_name, pod.name, session_override)};
-    if (options_.session_tags) {
-      spec->tags = {{"kubernetes-namespace", pod.namespace_name},
-                    {"kubernetes-pod-name", pod.name},
-                    {"kubernetes-service-account", pod.service_account_name},
-                    {"kubernetes-pod-uid", pod.uid}};
-      if (!options_.cluster_name.empty()) {
-        spec->tags.push_back({"cluster-name", options_.cluster_name});
-      }
-    }
-    if (options_.source_identity) {
-      spec->source_identity = spec->key.session_name;
-    }
-    spec->duration_seconds = options_.duration_seconds;
+    identity::Session session =
+        identity::DeriveSession({.namespace_name = pod.namespace_name,
+                                 .pod_name = pod.name,
+                                 .pod_uid = pod.uid,
+                                 .service_account = pod.service_account_name,
+                                 .annotation = annotation},
+                                options_.session);
+    spec->key = {.role_arn = caller->decision.role->ToString(),
+                 .external_id = caller->decision.external_id,
+                 .session_name = std::move(session.name),
+                 .owner = std::move(session.owner),
+                 .tags = std::move(session.tags),
+                 .source_identity = std::move(session.source_identity),
+                 .duration_seconds = options_.duration_seconds};
     caller->spec = std::move(spec);
   }
   return caller;
@@ -195,8 +276,7 @@ void PodDirectory::Recompute(const k8s::PodView& pod) {
   if (caller) {
     Report(pod, *caller, previous.get());
   }
-  std::lock_guard wake(wait_mu_);
-  changed_.notify_all();
+  Poke();
 }
 
 void PodDirectory::Forget(const std::string& pod_key) {
@@ -234,6 +314,10 @@ void PodDirectory::Report(const k8s::PodView& pod, const metadata::Caller& calle
       previous->decision.reason == d.reason) {
     return;  // nothing new to say
   }
+  if (d.outcome == identity::Outcome::kPending) {
+    log_.Debug("role decision pending", {{"namespace", pod.namespace_name}, {"pod", pod.name}});
+    return;
+  }
   decisions_.WithLabels({identity::OutcomeName(d.outcome)}).Inc();
   log::Level level =
       (d.outcome == identity::Outcome::kDenied || d.outcome == identity::Outcome::kInvalid)
@@ -258,18 +342,18 @@ void PodDirectory::Report(const k8s::PodView& pod, const metadata::Caller& calle
   }
 }
 
-bool PodDirectory::LookUpDirectly(std::string_view ip) {
+PodDirectory::Lookup PodDirectory::LookUpDirectly(std::string_view ip) {
   auto now = clock_.SteadyNow();
   {
     std::lock_guard lock(lookup_mu_);
     if (auto it = recent_misses_.find(std::string(ip));
         it != recent_misses_.end() && now - it->second < kNegativeLookupTtl) {
       direct_lookups_.WithLabels({"skipped_recent_miss"}).Inc();
-      return false;
+      return Lookup::kNotFound;
     }
     if (!lookup_bucket_.TryTake(now)) {
       direct_lookups_.WithLabels({"rate_limited"}).Inc();
-      return false;
+      return Lookup::kSkipped;
     }
   }
   k8s::ListOptions list{.field_selector = "status.podIP=" + std::string(ip)};
@@ -281,7 +365,7 @@ bool PodDirectory::LookUpDirectly(std::string_view ip) {
     direct_lookups_.WithLabels({"error"}).Inc();
     log_.Warn("direct pod lookup failed",
               {{"ip", std::string(ip)}, {"error", found.error().ToString()}});
-    return false;
+    return Lookup::kSkipped;
   }
   if (found->items.empty()) {
     direct_lookups_.WithLabels({"not_found"}).Inc();
@@ -290,7 +374,7 @@ bool PodDirectory::LookUpDirectly(std::string_view ip) {
       recent_misses_.clear();
     }
     recent_misses_[std::string(ip)] = now;
-    return false;
+    return Lookup::kNotFound;
   }
   direct_lookups_.WithLabels({"found"}).Inc();
   for (auto& item : found->items) {
@@ -309,35 +393,160 @@ bool PodDirectory::LookUpDirectly(std::string_view ip) {
     }
     pods_.Event(k8s::WatchEventType::kModified, std::move(item));
   }
-  return true;
+  return Lookup::kFound;
 }
 
-std::shared_ptr<const metadata::Caller> PodDirectory::Await(std::string_view ip,
-                                                            metadata::SteadyTime deadline) {
-  auto wait_until = [&](metadata::SteadyTime until) -> std::shared_ptr<const metadata::Caller> {
-    while (true) {
-      // Look under wait_mu_: an update that lands between a look without it and the wait would
-      // notify nobody, and the request would sleep the full 50 ms (scripts/bench saw those as
-      // the first-credential outliers). Recompute() publishes before it takes wait_mu_.
-      std::unique_lock lock(wait_mu_);
-      if (auto caller = Find(ip)) {
-        return caller;
-      }
-      auto now = clock_.SteadyNow();
-      if (now >= until) {
-        return nullptr;
-      }
-      changed_.wait_for(lock, std::min<std::chrono::steady_clock::duration>(
-                                  until - now, std::chrono::milliseconds(50)));
+void PodDirectory::Await(std::string_view ip, metadata::SteadyTime deadline,
+                         metadata::AwaitCallback done) {
+  if (auto caller = Find(ip)) {
+    return done({.caller = std::move(caller)});
+  }
+  if (IsNodeAddress(ip)) {
+    unknown_callers_.WithLabels({"node_address"}).Inc();
+    return done({});
+  }
+  if (options_.may_be_pod && !options_.may_be_pod(ip)) {
+    unknown_callers_.WithLabels({"outside_pod_cidr"}).Inc();
+    return done({});
+  }
+  const auto now = clock_.SteadyNow();
+  bool recent_miss = false;
+  {
+    std::lock_guard lock(lookup_mu_);
+    auto it = recent_misses_.find(std::string(ip));
+    recent_miss = it != recent_misses_.end() && now - it->second < kNegativeLookupTtl;
+  }
+  {
+    std::unique_lock lock(wait_mu_);
+    // Look again under wait_mu_: Recompute() publishes before it pokes, so a pod published
+    // between the look above and here is seen now or by the waiter thread's next round.
+    if (auto caller = Find(ip)) {
+      lock.unlock();
+      return done({.caller = std::move(caller)});
     }
-  };
-  if (auto caller = wait_until(std::min(deadline, clock_.SteadyNow() + options_.watch_grace))) {
-    return caller;
+    if (!running_ || stopping_ || now >= deadline) {
+      lock.unlock();
+      return done({});
+    }
+    auto& waiting = waiting_[std::string(ip)];
+    if (waiter_count_ >= options_.max_waiting ||
+        waiting.waiters.size() >= options_.max_waiting_per_ip) {
+      if (waiting.waiters.empty()) {
+        waiting_.erase(std::string(ip));
+      }
+      lock.unlock();
+      unknown_callers_.WithLabels({"overloaded"}).Inc();
+      return done({.overloaded = true});
+    }
+    // A recent miss waits for the watch only: the apiserver said "nobody" a moment ago.
+    waiting.waiters.push_back({.deadline = deadline,
+                               .lookup_at = recent_miss
+                                                ? metadata::SteadyTime::max()
+                                                : std::min(deadline, now + options_.watch_grace),
+                               .done = std::move(done)});
+    ++waiter_count_;
+    waiting_gauge_.Set(static_cast<double>(waiter_count_));
+    dirty_ = true;
   }
-  if (LookUpDirectly(ip)) {
-    return wait_until(deadline);
+  wait_cv_.notify_one();
+}
+
+void PodDirectory::WaiterLoop() {
+  using Completion = std::pair<metadata::AwaitCallback, metadata::AwaitResult>;
+  std::unique_lock lock(wait_mu_);
+  while (!stopping_) {
+    dirty_ = false;
+    const auto now = clock_.SteadyNow();
+    auto next = now + kWaiterSlice;
+    std::vector<Completion> ready;
+    std::vector<std::string> lookups;
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      auto& [ip, w] = *it;
+      auto caller = Find(ip);
+      if (caller || w.miss) {
+        if (!caller) {
+          unknown_callers_.WithLabels({"not_found"}).Inc(static_cast<double>(w.waiters.size()));
+        }
+        for (auto& waiter : w.waiters) {
+          ready.emplace_back(std::move(waiter.done), metadata::AwaitResult{.caller = caller});
+        }
+        waiter_count_ -= w.waiters.size();
+        it = waiting_.erase(it);
+        continue;
+      }
+      std::erase_if(w.waiters, [&](Waiter& waiter) {
+        if (waiter.deadline > now) {
+          return false;
+        }
+        unknown_callers_.WithLabels({"not_found"}).Inc();
+        ready.emplace_back(std::move(waiter.done), metadata::AwaitResult{});
+        --waiter_count_;
+        return true;
+      });
+      for (const auto& waiter : w.waiters) {
+        next = std::min(next, waiter.deadline);
+        if (!w.lookup_requested) {
+          if (waiter.lookup_at <= now) {
+            w.lookup_requested = true;
+            lookups.push_back(ip);
+          } else {
+            next = std::min(next, waiter.lookup_at);
+          }
+        }
+      }
+      it = w.waiters.empty() ? waiting_.erase(it) : std::next(it);
+    }
+    waiting_gauge_.Set(static_cast<double>(waiter_count_));
+    lock.unlock();
+    for (auto& [done, result] : ready) {
+      done(std::move(result));
+    }
+    ready.clear();
+    if (!lookups.empty()) {
+      {
+        std::lock_guard queue_lock(lookup_mu_);
+        for (auto& ip : lookups) {
+          if (lookup_queue_.size() < kMaxLookupQueue) {
+            lookup_queue_.push_back(std::move(ip));
+          } else {
+            direct_lookups_.WithLabels({"queue_full"}).Inc();
+          }
+        }
+      }
+      lookup_cv_.notify_one();
+    }
+    lock.lock();
+    if (!dirty_ && !stopping_) {
+      auto wait = std::clamp<std::chrono::steady_clock::duration>(
+          next - clock_.SteadyNow(), std::chrono::milliseconds(1), kWaiterSlice);
+      wait_cv_.wait_for(lock, wait, [this] { return dirty_ || stopping_; });
+    }
   }
-  return Find(ip);
+}
+
+void PodDirectory::LookupLoop() {
+  std::unique_lock lock(lookup_mu_);
+  while (true) {
+    lookup_cv_.wait(lock, [this] { return stopping_ || !lookup_queue_.empty(); });
+    if (stopping_) {
+      return;
+    }
+    std::string ip = std::move(lookup_queue_.front());
+    lookup_queue_.pop_front();
+    lock.unlock();
+    // Found: the pod went into the caches and Recompute() poked the waiter thread.
+    if (LookUpDirectly(ip) == Lookup::kNotFound) {
+      {
+        std::lock_guard wait_lock(wait_mu_);
+        if (auto it = waiting_.find(ip); it != waiting_.end()) {
+          it->second.miss = true;
+        }
+        dirty_ = true;
+      }
+      wait_cv_.notify_one();
+    }
+    lock.lock();
+  }
 }
 
 }  // namespace podiam::agent

@@ -7,9 +7,15 @@
 //     than an AssumeRole), and Release()s them when the pod goes (or changes role);
 //   - reports: every denial or invalid annotation is logged, counted and recorded as a Warning
 //     Event on the pod — once per change, not per request;
-//   - waits for new pods: Await() waits briefly for the watch and then asks the apiserver
-//     directly (pods on this node with that status.podIP), so a pod that asks the instant its IP
-//     is set still gets its own role, and an unknown caller never gets any role.
+//   - waits for new pods without holding a thread: Await() parks the request's callback; a waiter
+//     thread completes it as soon as the watch delivers the pod, and after `watch_grace` a lookup
+//     thread asks the apiserver directly (pods on this node with that status.podIP, rate-limited,
+//     misses remembered), so a pod that asks the instant its IP is set still gets its own role,
+//     and an unknown caller never gets any role. The node's own addresses and addresses outside
+//     --pod-cidr are answered at once; parked requests are capped in all and per address, so a
+//     flood from unknown addresses costs memory it cannot grow and delays nobody else;
+//   - says whether it is Ready(): not before the pod, namespace and ServiceAccount caches are
+//     listed, and a pod whose namespace is not known yet is kPending (retry), never denied.
 // Which pod owns an IP is the PodCache's rule: non-terminal, non-hostNetwork pods; duplicates are
 // resolved deterministically (newest wins) there.
 //
@@ -17,21 +23,28 @@
 //
 //   agent::PodDirectory directory(pods, namespaces, service_accounts, policy, broker, api, &events,
 //                                 clock, registry, {.node = "node-1"});
+//   directory.Start();  // the waiter and lookup threads
 //   std::shared_ptr<const metadata::Caller> caller = directory.Find("10.0.0.7");
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "podiam/base/clock.hpp"
 #include "podiam/base/log.hpp"
 #include "podiam/creds/credential_broker.hpp"
 #include "podiam/identity/policy.hpp"
+#include "podiam/identity/session_name.hpp"
 #include "podiam/k8s/cache.hpp"
 #include "podiam/k8s/event_recorder.hpp"
 #include "podiam/k8s/kube_api.hpp"
@@ -45,12 +58,19 @@ namespace podiam::agent {
 struct DirectoryOptions {
   std::string node;  // this node's name (direct lookups are scoped to it)
   std::string session_name_key = "iam.amazonaws.com/session-name";  // kiam
-  bool session_tags = false;                                        // --session-tags
-  std::string cluster_name;             // --cluster-name (tag cluster-name when set)
-  bool source_identity = false;         // --source-identity
+  identity::SessionOptions session;     // --session-scope, --session-tags, --cluster-name, ...
   std::optional<int> duration_seconds;  // --session-duration
   // How long Await() waits for the watch before asking the apiserver itself.
   std::chrono::milliseconds watch_grace{250};
+  // Whether the informers have listed everything (null: always). Ready() latches the first true.
+  std::function<bool()> synced;
+  // The node's own addresses (null: none known) and whether an address can be a pod's at all
+  // (null: any; --pod-cidr): callers failing either are answered "no pod" at once.
+  std::function<bool(std::string_view)> is_node_address;
+  std::function<bool(std::string_view)> may_be_pod;
+  // Requests parked in Await() at most, in all and per address; more are told "overloaded".
+  std::size_t max_waiting = 4096;
+  std::size_t max_waiting_per_ip = 32;
 };
 
 class PodDirectory final : public metadata::CallerDirectory {
@@ -66,8 +86,15 @@ class PodDirectory final : public metadata::CallerDirectory {
   PodDirectory& operator=(const PodDirectory&) = delete;
 
   std::shared_ptr<const metadata::Caller> Find(std::string_view ip) override;
-  std::shared_ptr<const metadata::Caller> Await(std::string_view ip,
-                                                metadata::SteadyTime deadline) override;
+  void Await(std::string_view ip, metadata::SteadyTime deadline,
+             metadata::AwaitCallback done) override;
+  bool Ready() override;
+  bool IsNodeAddress(std::string_view ip) override;
+
+  // Starts the waiter and lookup threads (Await() answers "no pod" at once until then); Stop()
+  // completes every parked request with "no pod" and joins them. The destructor Stop()s.
+  void Start();
+  void Stop();
 
   // Re-decides every pod (for tests and after a policy reload).
   void RecomputeAll();
@@ -87,7 +114,23 @@ class PodDirectory final : public metadata::CallerDirectory {
   std::shared_ptr<const metadata::Caller> BuildCaller(const k8s::PodView& pod) const;
   void Report(const k8s::PodView& pod, const metadata::Caller& caller,
               const metadata::Caller* previous);
-  bool LookUpDirectly(std::string_view ip);
+  enum class Lookup { kFound, kNotFound, kSkipped };
+  Lookup LookUpDirectly(std::string_view ip);
+  void WaiterLoop();
+  void LookupLoop();
+  // Wakes the waiter thread: something it waits for may have changed.
+  void Poke();
+
+  struct Waiter {
+    metadata::SteadyTime deadline;
+    metadata::SteadyTime lookup_at;  // time_point::max(): no lookup wanted
+    metadata::AwaitCallback done;
+  };
+  struct Waiting {
+    std::vector<Waiter> waiters;
+    bool lookup_requested = false;
+    bool miss = false;  // the apiserver said nobody has this IP
+  };
 
   k8s::PodCache& pods_;
   k8s::NamespaceCache& namespaces_;
@@ -107,9 +150,23 @@ class PodDirectory final : public metadata::CallerDirectory {
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const metadata::Caller>> by_ip_;
   std::unordered_map<std::string, PodState> by_pod_;  // "namespace/name"
+  std::atomic<bool> ready_{false};
+  metrics::Family<metrics::Counter>& unknown_callers_;  // labels: reason
+  metrics::Gauge& waiting_gauge_;
+
   std::mutex wait_mu_;
-  std::condition_variable changed_;
+  std::condition_variable wait_cv_;
+  std::unordered_map<std::string, Waiting> waiting_;  // guarded by wait_mu_
+  std::size_t waiter_count_ = 0;                      // guarded by wait_mu_
+  bool dirty_ = false;                                // guarded by wait_mu_
+  bool running_ = false;                              // guarded by wait_mu_
+  bool stopping_ = false;                             // guarded by wait_mu_ and lookup_mu_
+  std::thread waiter_thread_;
+  std::thread lookup_thread_;
+
   std::mutex lookup_mu_;
+  std::condition_variable lookup_cv_;
+  std::deque<std::string> lookup_queue_;                                 // guarded by lookup_mu_
   k8s::TokenBucket lookup_bucket_;                                       // guarded by lookup_mu_
   std::unordered_map<std::string, metadata::SteadyTime> recent_misses_;  // guarded by lookup_mu_
 };

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <future>
+
 #include "podiam/agent/broker_source.hpp"
 #include "podiam/k8s/resource.hpp"
 #include "podiam/testing/fake_clock.hpp"
@@ -64,8 +67,20 @@ class PodDirectoryTest : public ::testing::Test {
   k8s::PodCache pods_{{.annotation_keys = {"iam.amazonaws.com/*"}}};
   k8s::NamespaceCache namespaces_{{.annotation_keys = {"iam.amazonaws.com/*"}}};
   k8s::ServiceAccountCache accounts_{{.annotation_keys = {"iam.amazonaws.com/*"}}};
+  // Await() synchronously, within a real-time safety net.
+  metadata::AwaitResult AwaitNow(const std::string& ip,
+                                 std::chrono::milliseconds wait = std::chrono::seconds(1)) {
+    auto result = std::make_shared<std::promise<metadata::AwaitResult>>();
+    auto future = result->get_future();
+    directory_.Await(ip, clock_.SteadyNow() + wait,
+                     [result](metadata::AwaitResult r) { result->set_value(std::move(r)); });
+    EXPECT_EQ(future.wait_for(std::chrono::seconds(5)), std::future_status::ready) << ip;
+    return future.get();
+  }
+
   testing::FakeKubeApi api_;
   PodDirectory directory_;
+  metrics::Registry registry2_;  // for a second directory in one test
   int rv_ = 100;
 };
 
@@ -187,7 +202,8 @@ TEST_F(PodDirectoryTest, NamespaceAndServiceAccountChangesAreReDecided) {
        .ip = "10.0.0.5",
        .service_account = "web",
        .annotations = {{kRoleKey, "app"}}});
-  EXPECT_EQ(directory_.Find("10.0.0.5")->decision.outcome, identity::Outcome::kDenied);
+  // The namespace is not known yet: undecided (retry), not denied.
+  EXPECT_EQ(directory_.Find("10.0.0.5")->decision.outcome, identity::Outcome::kPending);
   Namespace("team-b", {{"iam.amazonaws.com/permitted", ".*/app"}});
   EXPECT_EQ(directory_.Find("10.0.0.5")->decision.outcome, identity::Outcome::kAllowed);
 
@@ -212,6 +228,7 @@ TEST_F(PodDirectoryTest, NamespaceAndServiceAccountChangesAreReDecided) {
 }
 
 TEST_F(PodDirectoryTest, AwaitAsksTheApiserverForAPodTheWatchHasNotDelivered) {
+  directory_.Start();
   Namespace("team-a", {{"iam.amazonaws.com/allowed-roles", R"(["*"])"}});
   auto pod = testing::PodJson({.namespace_name = "team-a",
                                .name = "fresh",
@@ -220,18 +237,156 @@ TEST_F(PodDirectoryTest, AwaitAsksTheApiserverForAPodTheWatchHasNotDelivered) {
                                .annotations = {{kRoleKey, "job"}}});
   ASSERT_TRUE(api_.Create(k8s::resources::Pods(), "team-a", pod));
   EXPECT_FALSE(directory_.Find("10.0.0.7"));
-  auto caller = directory_.Await("10.0.0.7", clock_.SteadyNow() + std::chrono::seconds(1));
-  ASSERT_TRUE(caller);
-  EXPECT_EQ(caller->decision.role->name, "job");
+  auto found = AwaitNow("10.0.0.7");
+  ASSERT_TRUE(found.caller);
+  EXPECT_EQ(found.caller->decision.role->name, "job");
 
-  // Nobody at this IP: no caller, and a repeat within a second does not ask again.
-  EXPECT_FALSE(directory_.Await("10.0.0.99", clock_.SteadyNow()));
-  EXPECT_FALSE(directory_.Await("10.0.0.99", clock_.SteadyNow()));
+  // Nobody at this IP: no caller, and a repeat within the miss TTL does not ask again.
+  EXPECT_FALSE(AwaitNow("10.0.0.99").caller);
+  EXPECT_FALSE(AwaitNow("10.0.0.99", std::chrono::milliseconds(0)).caller);
   std::string text = registry_.Render();
   EXPECT_THAT(text, HasSubstr("podiam_agent_direct_lookups_total{result=\"found\"} 1"));
   EXPECT_THAT(text, HasSubstr("podiam_agent_direct_lookups_total{result=\"not_found\"} 1"));
-  EXPECT_THAT(text,
-              HasSubstr("podiam_agent_direct_lookups_total{result=\"skipped_recent_miss\"} 1"));
+}
+
+// Waiting holds no thread, costs bounded memory, and answers the node itself at once: a flood of
+// requests from addresses that are no pod cannot delay a new pod's first credentials.
+TEST_F(PodDirectoryTest, UnknownCallersAreBoundedAndDoNotDelayANewPod) {
+  PodDirectory directory(pods_, namespaces_, accounts_, policy_, broker_, api_, nullptr, clock_,
+                         registry2_,
+                         {.node = "node-1",
+                          .watch_grace = std::chrono::hours(1),  // never ask the apiserver here
+                          .is_node_address = [](std::string_view ip) { return ip == "10.1.0.1"; },
+                          .may_be_pod = [](std::string_view ip) { return ip.starts_with("10.0."); },
+                          .max_waiting = 202,
+                          .max_waiting_per_ip = 4});
+  directory.Start();
+  Namespace("team-a", {{"iam.amazonaws.com/allowed-roles", R"(["*"])"}});
+  std::atomic<int> answered{0};
+  std::atomic<int> overloaded{0};
+  auto count = [&](metadata::AwaitResult r) {
+    ++answered;
+    overloaded += r.overloaded ? 1 : 0;
+  };
+  const auto far = clock_.SteadyNow() + std::chrono::hours(1);
+  // The node itself and addresses outside the pod ranges: answered inline, nothing parked.
+  directory.Await("10.1.0.1", far, count);
+  directory.Await("192.168.7.7", far, count);
+  EXPECT_EQ(answered.load(), 2);
+  EXPECT_EQ(overloaded.load(), 0);
+  // 50 unknown pod addresses x 5 requests: 4 each are parked, the 5th is "overloaded" at once.
+  for (int ip = 0; ip < 50; ++ip) {
+    for (int i = 0; i < 5; ++i) {
+      directory.Await("10.0.9." + std::to_string(ip), far, count);
+    }
+  }
+  EXPECT_EQ(answered.load(), 2 + 50);  // 200 parked, 50 refused at once
+  EXPECT_EQ(overloaded.load(), 50);
+  EXPECT_THAT(registry2_.Render(), HasSubstr("podiam_agent_waiting_requests 200"));
+
+  // A new pod's request parked before the watch delivers it is answered the moment it does.
+  auto result = std::make_shared<std::promise<metadata::AwaitResult>>();
+  auto future = result->get_future();
+  directory.Await("10.0.0.77", far, [result](metadata::AwaitResult r) { result->set_value(r); });
+  Pod({.namespace_name = "team-a",
+       .name = "new",
+       .ip = "10.0.0.77",
+       .annotations = {{kRoleKey, "job"}}});
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  auto got = future.get();
+  EXPECT_FALSE(got.overloaded);
+  ASSERT_TRUE(got.caller);
+  EXPECT_EQ(got.caller->pod_name, "new");
+  // Past max_waiting in all, every further request is refused at once.
+  for (const char* ip : {"10.0.8.1", "10.0.8.2", "10.0.8.3"}) {
+    directory.Await(ip, far, count);
+  }
+  EXPECT_EQ(overloaded.load(), 51);
+  directory.Stop();  // the parked ones are answered "no pod"
+  EXPECT_EQ(answered.load(), 2 + 50 + 1 + 202);
+}
+
+TEST_F(PodDirectoryTest, NotReadyUntilSyncedAndThenLatched) {
+  bool synced = false;
+  PodDirectory directory(pods_, namespaces_, accounts_, policy_, broker_, api_, nullptr, clock_,
+                         registry2_, {.node = "node-1", .synced = [&] { return synced; }});
+  EXPECT_FALSE(directory.Ready());
+  synced = true;
+  EXPECT_TRUE(directory.Ready());
+  synced = false;  // a relist later does not take answers away
+  EXPECT_TRUE(directory.Ready());
+}
+
+// kiam's session-name annotation is pod-controlled: it may add to the session name, never make a
+// pod in another namespace share the first pod's cache entry, session, tags or SourceIdentity.
+TEST_F(PodDirectoryTest, SessionNameAnnotationCannotBorrowAnotherPodsSession) {
+  PodDirectory directory(pods_, namespaces_, accounts_, policy_, broker_, api_, nullptr, clock_,
+                         registry2_,
+                         {.node = "node-1", .session = {.tags = true, .source_identity = true}});
+  Namespace("team-a", {{"iam.amazonaws.com/allowed-roles", R"(["shared"])"}});
+  Namespace("team-b", {{"iam.amazonaws.com/allowed-roles", R"(["shared"])"}});
+  Pod({.namespace_name = "team-a",
+       .name = "victim",
+       .ip = "10.0.0.21",
+       .annotations = {{kRoleKey, "shared"}}});
+  Pod({.namespace_name = "team-b",
+       .name = "attacker",
+       .ip = "10.0.0.22",
+       .annotations = {{kRoleKey, "shared"}, {"iam.amazonaws.com/session-name", "team-a.victim"}}});
+  auto victim = directory.Find("10.0.0.21");
+  auto attacker = directory.Find("10.0.0.22");
+  ASSERT_TRUE(victim && victim->spec && attacker && attacker->spec);
+  EXPECT_EQ(victim->spec->key.session_name, "team-a.victim");
+  EXPECT_EQ(attacker->spec->key.session_name, "team-b.attacker@team-a.victim");
+  EXPECT_EQ(attacker->spec->key.source_identity, "team-b.attacker@team-a.victim");
+  EXPECT_NE(victim->spec->key, attacker->spec->key);
+  EXPECT_NE(victim->spec->key.owner, attacker->spec->key.owner);
+  ASSERT_TRUE(broker_.AwaitIdle(std::chrono::seconds(5)));
+  BrokerSource source(broker_);
+  auto a = source.Cached(*victim);
+  auto b = source.Cached(*attacker);
+  ASSERT_TRUE(a && b);
+  EXPECT_NE(a->access_key_id, b->access_key_id);
+  // Each STS call carried its own pod's namespace tag.
+  int team_a_tags = 0;
+  for (const auto& request : sts_.Requests()) {
+    for (const auto& tag : request.tags) {
+      if (tag.key == "kubernetes-namespace") {
+        team_a_tags += tag.value == "team-a" ? 1 : 0;
+        EXPECT_EQ(request.role_session_name.starts_with(tag.value + "."), true)
+            << request.role_session_name;
+      }
+    }
+  }
+  EXPECT_EQ(team_a_tags, 1);
+}
+
+TEST_F(PodDirectoryTest, ServiceAccountScopeSharesOneSessionPerAccount) {
+  PodDirectory directory(
+      pods_, namespaces_, accounts_, policy_, broker_, api_, nullptr, clock_, registry2_,
+      {.node = "node-1", .session = {.scope = identity::SessionScope::kServiceAccount}});
+  Namespace("team-a", {{"iam.amazonaws.com/allowed-roles", R"(["*"])"}});
+  for (int i = 0; i < 5; ++i) {
+    Pod({.namespace_name = "team-a",
+         .name = "web-" + std::to_string(i),
+         .ip = "10.0.1." + std::to_string(i),
+         .service_account = "web",
+         .annotations = {{kRoleKey, "app"}}});
+  }
+  Pod({.namespace_name = "team-a",
+       .name = "batch",
+       .ip = "10.0.1.9",
+       .service_account = "batch",
+       .annotations = {{kRoleKey, "app"}}});
+  ASSERT_TRUE(broker_.AwaitIdle(std::chrono::seconds(5)));
+  // (The fixture's own per-pod directory watches the same caches and prefetches per pod.)
+  int shared = 0;
+  for (const auto& request : sts_.Requests()) {
+    shared += request.role_session_name.find(".sa=") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_EQ(shared, 2);
+  EXPECT_EQ(directory.Find("10.0.1.3")->spec->key.session_name, "team-a.sa=web");
+  EXPECT_EQ(directory.Find("10.0.1.9")->spec->key.session_name, "team-a.sa=batch");
 }
 
 TEST_F(PodDirectoryTest, RoleChangeReleasesTheOldCredentials) {

@@ -144,6 +144,13 @@ Result<std::shared_ptr<ImdsHandler>> ImdsHandler::Create(
                                                       std::move(allow)));
 }
 
+http::Response ImdsHandler::Retry(std::string_view reason, std::string_view code,
+                                  std::string_view message) {
+  metrics_.rejections.WithLabels({reason}).Inc();
+  return http::Response::Json(
+      503, fmt::format(R"({{"Code":{},"Message":{}}})", Json(code), Json(message)));
+}
+
 http::Response ImdsHandler::Reject(int status, std::string_view reason, std::string message) {
   metrics_.rejections.WithLabels({reason}).Inc();
   message += '\n';
@@ -159,46 +166,80 @@ void ImdsHandler::Finish(Route route, SteadyTime started, http::Response respons
   done(std::move(response));
 }
 
+bool ImdsHandler::IsHealthPath(std::string_view path) {
+  return path == "/healthz" || path == "/ping";
+}
+
 void ImdsHandler::Handle(http::Request request, http::ResponseCallback done) {
   SteadyTime started = clock_.SteadyNow();
   std::string role_in_path;
   Route route = Classify(request.Path(), &role_in_path);
+  bool is_get = request.method == "GET" || request.method == "HEAD";
 
+  // The node's own liveness probes (kube2iam's chart probes /healthz, kiam's /ping, on this port).
+  if (is_get && IsHealthPath(request.Path()) && directory_.IsNodeAddress(request.peer.address)) {
+    return Finish(route, started, Plain(200, request.Path() == "/ping" ? "pong" : "ok"), done);
+  }
   // Checks that need no caller.
   if (request.headers.Has("X-Forwarded-For")) {
     return Finish(route, started,
                   Reject(403, "forwarded", "requests carrying X-Forwarded-For are refused"), done);
   }
-  bool is_get = request.method == "GET" || request.method == "HEAD";
   if ((route == Route::kToken && request.method != "PUT") || (route != Route::kToken && !is_get)) {
     auto r = Reject(405, "method", "method not allowed");
     r.headers.Set("Allow", route == Route::kToken ? "PUT" : "GET, HEAD");
     return Finish(route, started, std::move(r), done);
   }
+  if (!directory_.Ready()) {
+    return Finish(route, started,
+                  Retry("not_ready", "NotReady",
+                        "the agent is still listing pods, namespaces and service accounts; retry"),
+                  done);
+  }
 
   if (auto caller = directory_.Find(request.peer.address)) {
-    if (auto answer = Answer(request, route, role_in_path, *caller, false, started)) {
-      return Finish(route, started, std::move(*answer), done);
-    }
+    return Respond(std::move(request), route, std::move(role_in_path), std::move(caller), started,
+                   std::move(done));
   }
+  std::string ip = request.peer.address;
+  directory_.Await(
+      ip, started + options_.pod_wait,
+      [this, request = std::move(request), route, role_in_path = std::move(role_in_path), started,
+       done = std::move(done)](AwaitResult found) mutable {
+        if (found.overloaded) {
+          return Finish(route, started,
+                        Retry("busy", "Busy", "too many requests are waiting; retry"), done);
+        }
+        if (!found.caller) {
+          log_.Debug("no pod known at this address", {{"ip", request.peer.address}});
+          return Finish(
+              route, started,
+              Reject(404, "unknown_pod",
+                     fmt::format("no pod with IP {} is known on this node", request.peer.address)),
+              done);
+        }
+        Respond(std::move(request), route, std::move(role_in_path), std::move(found.caller),
+                started, std::move(done));
+      });
+}
+
+void ImdsHandler::Respond(http::Request request, Route route, std::string role_in_path,
+                          std::shared_ptr<const Caller> caller, SteadyTime started,
+                          http::ResponseCallback done) {
+  if (auto answer = Answer(request, route, role_in_path, *caller, false, started)) {
+    return Finish(route, started, std::move(*answer), done);
+  }
+  std::string source = request.peer.address;
   auto work = [this, request = std::move(request), route, role_in_path = std::move(role_in_path),
-               started, done = std::move(done)]() {
-    auto caller = directory_.Await(request.peer.address, started + options_.pod_wait);
-    if (!caller) {
-      log_.Debug("no pod known at this address", {{"ip", request.peer.address}});
-      return Finish(
-          route, started,
-          Reject(404, "unknown_pod",
-                 fmt::format("no pod with IP {} is known on this node", request.peer.address)),
-          done);
-    }
+               caller = std::move(caller), started, done]() {
     auto answer = Answer(request, route, role_in_path, *caller, true, started);
     Finish(route, started, std::move(*answer), done);
   };
-  if (options_.offload) {
-    options_.offload(std::move(work));
-  } else {
-    work();
+  if (!options_.offload) {
+    return work();
+  }
+  if (!options_.offload(source, std::move(work))) {
+    Finish(route, started, Retry("busy", "Busy", "too many requests are queued; retry"), done);
   }
 }
 
@@ -247,6 +288,8 @@ std::optional<http::Response> ImdsHandler::Answer(const http::Request& request, 
       return Reject(403, "denied", d.reason);
     case identity::Outcome::kInvalid:
       return Reject(403, "invalid_role", d.reason);
+    case identity::Outcome::kPending:
+      return Retry("pending", "Pending", d.reason);
   }
   const aws::RoleArn& role = *d.role;
 

@@ -10,12 +10,17 @@
 //        metadata service when it matches --allow-metadata-path and is not on the hard deny list
 //        (iam/, identity-credentials/, user-data, ...), which no flag can open.
 //
-// Any request carrying X-Forwarded-For is refused (403), as real IMDS refuses proxied token
-// requests. Errors become HTTP statuses here and nowhere else.
+// Any request carrying X-Forwarded-For is refused (403): real IMDS refuses it on the token PUT;
+// podiam refuses it on every request (docs/security.md). `GET /healthz` and `GET /ping` from the
+// node's own addresses answer 200 (the liveness probes of kube2iam's and kiam's charts). Until
+// the directory is Ready() every pod-facing request is 503 (retryable), never a denial. Errors
+// become HTTP statuses here and nowhere else.
 //
 // Thread-safety: Handle() is called concurrently from I/O threads. Fast paths (known pod, cached
-// credentials) answer inline; anything that may block (waiting for a new pod to appear, fetching
-// credentials) is handed to Options::offload.
+// credentials) answer inline; waiting for a new pod holds no thread (CallerDirectory::Await), and
+// anything that blocks (fetching credentials, the node's metadata service) is handed to
+// Options::offload, which may refuse when its queue (or this source's share of it) is full: the
+// request is then answered 503 at once.
 //
 //   metadata::ImdsHandler imds(directory, credentials, *issuer, clock, imds_metrics,
 //                              {.imdsv1 = false, .offload = pool.Executor()});
@@ -62,8 +67,9 @@ struct ImdsOptions {
   // Both stay under the SDKs' 1 s metadata timeout.
   std::chrono::milliseconds pod_wait{900};
   std::chrono::milliseconds credentials_wait{900};
-  // Runs blocking work off the I/O threads. Unset: inline (unit tests).
-  std::function<void(std::function<void()>)> offload;
+  // Runs blocking work off the I/O threads, keyed by the source address; returns false when it
+  // will not (queue full, or this source has too much queued). Unset: inline (unit tests).
+  std::function<bool(std::string_view source, std::function<void()>)> offload;
 };
 
 class ImdsHandler final : public http::Handler {
@@ -81,6 +87,10 @@ class ImdsHandler final : public http::Handler {
 
   void Handle(http::Request request, http::ResponseCallback done) override;
 
+  // Paths answered 200 for the node itself on the metadata port (kube2iam's /healthz, kiam's
+  // /ping).
+  static bool IsHealthPath(std::string_view path);
+
   // Path classification, exposed for tests: which route, and the role name in the path if any.
   static Route Classify(std::string_view path, std::string* role_name);
 
@@ -95,7 +105,13 @@ class ImdsHandler final : public http::Handler {
                                        bool may_block, SteadyTime started);
   http::Response Credentials(const Caller& caller, bool extended, const aws::Credentials& creds);
   http::Response Reject(int status, std::string_view reason, std::string message);
+  // 503 with IMDS's JSON error body: every SDK retries it.
+  http::Response Retry(std::string_view reason, std::string_view code, std::string_view message);
   http::Response Passthrough(std::string_view path, SteadyTime deadline);
+  // Answers for a known caller: inline when it can, else through the offload queue.
+  void Respond(http::Request request, Route route, std::string role_in_path,
+               std::shared_ptr<const Caller> caller, SteadyTime started,
+               http::ResponseCallback done);
   void Finish(Route route, SteadyTime started, http::Response response,
               const http::ResponseCallback& done);
 

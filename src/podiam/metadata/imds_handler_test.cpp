@@ -22,13 +22,17 @@ class FakeDirectory final : public CallerDirectory {
     auto it = pods_.find(std::string(ip));
     return it == pods_.end() ? nullptr : it->second;
   }
-  std::shared_ptr<const Caller> Await(std::string_view ip, SteadyTime /*deadline*/) override {
+  void Await(std::string_view ip, SteadyTime /*deadline*/, AwaitCallback done) override {
     ++awaits;
     if (on_await) {
       on_await();
     }
-    return Find(ip);
+    done({.caller = Find(ip), .overloaded = overloaded});
   }
+  bool Ready() override { return ready; }
+  bool IsNodeAddress(std::string_view ip) override { return ip == "192.0.2.1"; }
+  bool ready = true;
+  bool overloaded = false;
   void Put(Caller c) {
     std::string ip = c.ip;
     std::lock_guard lock(mu_);
@@ -388,6 +392,78 @@ TEST(ImdsClassifyTest, Routes) {
             Route::kOther);
   EXPECT_EQ(ImdsHandler::Classify("/latest/meta-data/iam/security-credentialsX", nullptr),
             Route::kOther);
+}
+
+// Until the pod, namespace and ServiceAccount caches are listed no answer is final: a pod whose
+// namespace the agent has not seen would otherwise be denied (403 + an Event) on every restart.
+TEST_F(ImdsHandlerTest, NothingIsDecidedBeforeTheDirectoryIsReady) {
+  auto h = Make();
+  directory_.ready = false;
+  for (const char* path : {"/latest/meta-data/iam/security-credentials/",
+                           "/latest/meta-data/iam/security-credentials/app"}) {
+    auto r = Call(*h, "GET", path);
+    EXPECT_EQ(r.status, 503) << path;
+    EXPECT_EQ(nlohmann::json::parse(r.body)["Code"], "NotReady");
+  }
+  EXPECT_EQ(Call(*h, "GET", "/latest/meta-data/iam/security-credentials/", {}, "10.0.0.99").status,
+            503);  // not 404: the pod may simply not be listed yet
+  EXPECT_EQ(directory_.awaits, 0);
+  EXPECT_EQ(creds_.fetches, 0);
+  EXPECT_EQ(Rejections("not_ready"), 3);
+  directory_.ready = true;
+  EXPECT_EQ(Call(*h, "GET", "/latest/meta-data/iam/security-credentials/").status, 200);
+}
+
+TEST_F(ImdsHandlerTest, PendingDecisionIsRetryNotDenial) {
+  auto h = Make();
+  identity::Decision pending;
+  pending.outcome = identity::Outcome::kPending;
+  pending.reason = "namespace team-z is not known to the agent yet; retry";
+  directory_.Put({.pod_uid = "u7", .ip = "10.0.0.7", .decision = pending});
+  auto r = Call(*h, "GET", "/latest/meta-data/iam/security-credentials/", {}, "10.0.0.7");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["Code"], "Pending");
+  EXPECT_EQ(Rejections("pending"), 1);
+  EXPECT_EQ(Rejections("denied"), 0);
+}
+
+// kube2iam's chart probes GET /healthz on the metadata port, kiam's /ping.
+TEST_F(ImdsHandlerTest, HealthPathsAnswerTheNodeOnlyAndEvenBeforeReady) {
+  auto h = Make();
+  directory_.ready = false;
+  auto healthz = Call(*h, "GET", "/healthz", {}, "192.0.2.1");
+  EXPECT_EQ(healthz.status, 200);
+  EXPECT_EQ(healthz.body, "ok");
+  auto ping = Call(*h, "GET", "/ping", {}, "192.0.2.1");
+  EXPECT_EQ(ping.status, 200);
+  EXPECT_EQ(ping.body, "pong");
+  EXPECT_EQ(Call(*h, "HEAD", "/healthz", {}, "192.0.2.1").status, 200);
+  directory_.ready = true;
+  EXPECT_EQ(Call(*h, "GET", "/healthz", {}, "10.0.0.1").status, 404);  // a pod: nothing special
+  EXPECT_EQ(directory_.awaits, 0);
+}
+
+TEST_F(ImdsHandlerTest, OverloadIsAnImmediateRetry) {
+  // Too many requests already parked in the directory.
+  auto h = Make();
+  directory_.overloaded = true;
+  auto r = Call(*h, "GET", "/latest/meta-data/iam/security-credentials/", {}, "10.0.0.99");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["Code"], "Busy");
+  directory_.overloaded = false;
+
+  // The blocking-work queue refuses this source.
+  int offered = 0;
+  auto refusing = Make({.offload = [&](std::string_view source, std::function<void()>) {
+    EXPECT_EQ(source, "10.0.0.1");
+    ++offered;
+    return false;
+  }});
+  auto busy = Call(*refusing, "GET", "/latest/meta-data/iam/security-credentials/app");
+  EXPECT_EQ(busy.status, 503);
+  EXPECT_EQ(offered, 1);
+  EXPECT_EQ(creds_.fetches, 0);
+  EXPECT_EQ(Rejections("busy"), 2);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,14 +35,29 @@ struct Caller {
   std::shared_ptr<const creds::CredentialSpec> spec;
 };
 
+// How an Await() ended: the caller, or none (nobody owns that address by the deadline), or
+// `overloaded` (too many requests are already waiting: answer "retry later" at once).
+struct AwaitResult {
+  std::shared_ptr<const Caller> caller;
+  bool overloaded = false;
+};
+using AwaitCallback = std::function<void(AwaitResult)>;
+
 class CallerDirectory {
  public:
   virtual ~CallerDirectory() = default;
   // Non-blocking: the pod that owns `ip` now, or nullptr when none is known yet.
   virtual std::shared_ptr<const Caller> Find(std::string_view ip) = 0;
-  // Blocking: waits until a pod owning `ip` is known (from the watch, or by asking the apiserver)
-  // or the deadline passes. nullptr when there is none.
-  virtual std::shared_ptr<const Caller> Await(std::string_view ip, SteadyTime deadline) = 0;
+  // Non-blocking: calls `done` exactly once, inline or later from another thread, when a pod
+  // owning `ip` is known (from the watch, or by asking the apiserver), when it is certain there is
+  // none, or at the deadline. Waiting holds no thread.
+  virtual void Await(std::string_view ip, SteadyTime deadline, AwaitCallback done) = 0;
+  // False until every cache a decision depends on (pods, namespaces, ServiceAccounts) has been
+  // listed: until then no answer about a pod is final, and the handler says "retry" (503).
+  virtual bool Ready() = 0;
+  // Whether `ip` is one of the node's own addresses (the node itself, hostNetwork pods, the
+  // kubelet's probes): such a caller is never a pod with a role of its own.
+  virtual bool IsNodeAddress(std::string_view ip) = 0;
 };
 
 class CredentialSource {
