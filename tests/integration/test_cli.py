@@ -12,7 +12,9 @@ pytestmark = pytest.mark.integration
 
 
 def run(*args, env=None):
-    full_env = {"PATH": os.environ["PATH"], **(env or {})}
+    # A region and no metadata service: a test on the host must never reach 169.254.169.254.
+    full_env = {"PATH": os.environ["PATH"], "AWS_REGION": "us-east-1",
+                "AWS_EC2_METADATA_DISABLED": "true", **(env or {})}
     return subprocess.run([str(podiam_binary()), *args], capture_output=True, text=True,
                           timeout=30, env=full_env)
 

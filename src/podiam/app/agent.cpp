@@ -4,15 +4,15 @@
 #include <pthread.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
-#include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <charconv>
 #include <csignal>
 #include <cstdlib>
 #include <optional>
 #include <thread>
 
+#include "podiam/agent/address_filter.hpp"
 #include "podiam/agent/broker_source.hpp"
 #include "podiam/agent/pod_directory.hpp"
 #include "podiam/aws/arn.hpp"
@@ -22,7 +22,9 @@
 #include "podiam/aws/http_sts_client.hpp"
 #include "podiam/base/clock.hpp"
 #include "podiam/base/random.hpp"
+#include "podiam/base/work_queue.hpp"
 #include "podiam/creds/credential_broker.hpp"
+#include "podiam/creds/session_duration.hpp"
 #include "podiam/hostnet/iptables.hpp"
 #include "podiam/identity/policy.hpp"
 #include "podiam/identity/session_name.hpp"
@@ -116,6 +118,24 @@ Result<aws::BaseRoleArn> DiscoverBaseArn(NodeImds& imds) {
   return aws::ParseBaseRoleArn(fmt::format("arn:{}:iam::{}:role/", arn->partition, arn->account));
 }
 
+// The node's region from its metadata service (placement/region), for a DaemonSet that sets no
+// region: STS is then called in the node's own region and partition.
+Result<std::string> DiscoverRegion(NodeImds& imds) {
+  auto region = imds.Get("/latest/meta-data/placement/region",
+                         std::chrono::steady_clock::now() + std::chrono::seconds(2));
+  if (!region) {
+    return tl::unexpected(region.error());
+  }
+  if (region->status != 200 || region->body.empty() || region->body.size() > 32 ||
+      region->body.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") !=
+          std::string::npos) {
+    return MakeError(ErrorCode::kUpstreamInvalid,
+                     fmt::format("the node's metadata service answered {} for placement/region",
+                                 region->status));
+  }
+  return region->body;
+}
+
 // Every pod may hold --max-connections-per-pod connections; the default soft limit of 1024
 // descriptors would cut a busy node off long before that. Raise it to the hard limit, as the Go
 // runtime does for kube2iam. Returns the soft limit now in force.
@@ -172,11 +192,29 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
     return fail("config", ops_listen.error());
   }
   auto format = identity::ParseRestrictionFormat(c.namespace_restriction_format);
+  auto session_scope = identity::ParseSessionScope(c.session_scope);
+  if (!session_scope) {
+    return fail("config",
+                Error(ErrorCode::kInvalidArgument,
+                      fmt::format("--session-scope must be pod or service-account, got '{}'",
+                                  c.session_scope)));
+  }
+  if (auto ok = creds::CheckSessionDuration({.duration = c.session_duration,
+                                             .refresh_before = c.refresh_before,
+                                             .min_remaining = creds::BrokerOptions{}.min_remaining,
+                                             .role_chaining = !c.assume_role.empty()});
+      !ok) {
+    return fail("config", ok.error());
+  }
   std::string region =
-      !c.region.empty() ? c.region : EnvOr("AWS_REGION", EnvOr("AWS_DEFAULT_REGION", "us-east-1"));
+      !c.region.empty() ? c.region : EnvOr("AWS_REGION", EnvOr("AWS_DEFAULT_REGION", ""));
 
   SystemClock clock;
   SystemRandom random;
+  auto addresses = agent::AddressFilter::Create(c.pod_cidrs, agent::LocalAddresses, clock);
+  if (!addresses) {
+    return fail("config", addresses.error());
+  }
   metrics::Registry registry;
   metrics::RegisterProcessMetrics(registry);
 
@@ -184,8 +222,13 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   if (!aws_http) {
     return fail("aws http client", aws_http.error());
   }
+  std::string imds_disabled = EnvOr("AWS_EC2_METADATA_DISABLED", "");
+  std::transform(imds_disabled.begin(), imds_disabled.end(), imds_disabled.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
   NodeImds node_imds(**aws_http, EnvOr("PODIAM_NODE_IMDS_ENDPOINT", "http://169.254.169.254"));
-
+  // $AWS_EC2_METADATA_DISABLED=true (the SDKs' switch): the agent asks the node's metadata
+  // service nothing for itself (region, base role ARN). Pods' pass-through paths are not its own.
+  const bool own_imds_disabled = imds_disabled == "true";
   identity::PolicyOptions policy_options{
       .default_role = c.default_role,
       .namespace_restrictions = c.namespace_restrictions,
@@ -201,7 +244,11 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
     }
     policy_options.base = *base;
   } else if (c.auto_discover_base_arn) {
-    auto base = DiscoverBaseArn(node_imds);
+    auto base = own_imds_disabled ? Result<aws::BaseRoleArn>(MakeError(
+                                        ErrorCode::kFailedPrecondition,
+                                        "--auto-discover-base-arn: the node's metadata service is "
+                                        "disabled (AWS_EC2_METADATA_DISABLED)"))
+                                  : DiscoverBaseArn(node_imds);
     if (!base) {
       return fail("config", base.error());
     }
@@ -211,6 +258,22 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   identity::RolePolicy policy(policy_options);
 
   // ---- AWS: podiam's own credentials, then the STS client that assumes pod roles.
+  if (region.empty()) {
+    auto discovered = own_imds_disabled
+                          ? Result<std::string>(MakeError(ErrorCode::kFailedPrecondition,
+                                                          "AWS_EC2_METADATA_DISABLED is true"))
+                          : DiscoverRegion(node_imds);
+    if (discovered) {
+      region = *discovered;
+      log.Info("region from the node's metadata service", {{"region", region}});
+    } else {
+      region = "us-east-1";
+      log.Warn(
+          "no --region, $AWS_REGION or node metadata service: using us-east-1; set --region "
+          "off AWS or in another partition",
+          {{"error", discovered.error().ToString()}});
+    }
+  }
   aws::StsMetrics sts_metrics(registry);
   auto endpoint = aws::ResolveStsEndpoint({.region = region, .url_override = c.sts_endpoint});
   if (!endpoint) {
@@ -269,20 +332,15 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   k8s::HttpKubeApi lookup(**kube_http, *cluster, k8s_metrics, clock,
                           {.request_timeout = std::chrono::milliseconds(500)});
   const std::string session_name_key = "iam.amazonaws.com/session-name";
-  k8s::PodCache pods({.annotation_keys = {c.iam_role_key, c.iam_external_id, session_name_key}});
+  k8s::PodCache pods({.annotation_keys = {c.iam_role_key, c.iam_external_id, session_name_key},
+                      .duplicate_ips = c.duplicate_ips == "refuse"
+                                           ? k8s::DuplicateIpPolicy::kRefuse
+                                           : k8s::DuplicateIpPolicy::kPreferNewest});
   k8s::NamespaceCache namespaces(
       {.annotation_keys = {c.namespace_key, policy_options.keys.permitted}});
   k8s::ServiceAccountCache accounts({.annotation_keys = {c.iam_role_key}});
   k8s::EventRecorder events(kube, clock, k8s_metrics,
                             {.reporting_instance = "podiam-agent-" + node});
-  agent::PodDirectory directory(pods, namespaces, accounts, policy, broker, lookup, &events, clock,
-                                registry,
-                                {.node = node,
-                                 .session_name_key = session_name_key,
-                                 .session_tags = c.session_tags,
-                                 .cluster_name = c.cluster_name,
-                                 .source_identity = c.source_identity,
-                                 .duration_seconds = static_cast<int>(c.session_duration.count())});
   k8s::Informer pod_informer(
       kube, pods, k8s_metrics, clock, random,
       {.resource = k8s::resources::Pods(), .field_selector = "spec.nodeName=" + node});
@@ -290,6 +348,22 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
                                    {.resource = k8s::resources::Namespaces()});
   k8s::Informer account_informer(kube, accounts, k8s_metrics, clock, random,
                                  {.resource = k8s::resources::ServiceAccounts()});
+  auto informers_synced = [&] {
+    return pod_informer.HasSynced() && namespace_informer.HasSynced() &&
+           account_informer.HasSynced();
+  };
+  agent::PodDirectory directory(
+      pods, namespaces, accounts, policy, broker, lookup, &events, clock, registry,
+      {.node = node,
+       .session_name_key = session_name_key,
+       .session = {.scope = *session_scope,
+                   .tags = c.session_tags,
+                   .cluster_name = c.cluster_name,
+                   .source_identity = c.source_identity},
+       .duration_seconds = static_cast<int>(c.session_duration.count()),
+       .synced = informers_synced,
+       .is_node_address = [&](std::string_view ip) { return (*addresses)->IsNodeAddress(ip); },
+       .may_be_pod = [&](std::string_view ip) { return (*addresses)->MayBePod(ip); }});
 
   // ---- the pod-facing handler
   auto issuer = metadata::ImdsTokenIssuer::Create(random, clock);
@@ -298,13 +372,17 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   }
   metadata::ImdsMetrics imds_metrics(registry);
   agent::BrokerSource source(broker);
-  boost::asio::thread_pool workers(16);  // blocking waits (new pods, STS) off the I/O threads
+  // Blocking work (STS fetches, the node's metadata service) off the I/O threads: bounded, and no
+  // source address may hold more than its share of it.
+  WorkQueue workers({.threads = 16, .max_queued = 1024, .max_per_key = 8});
   auto imds = metadata::ImdsHandler::Create(
       directory, source, **issuer, clock, imds_metrics,
       {.imdsv1 = c.imdsv1,
        .allow_path = c.allow_metadata_path,
        .offload =
-           [&workers](std::function<void()> work) { boost::asio::post(workers, std::move(work)); }},
+           [&workers](std::string_view source_ip, std::function<void()> work) {
+             return workers.TryPost(source_ip, std::move(work));
+           }},
       c.allow_metadata_path.empty() ? nullptr : &node_imds);
   if (!imds) {
     return fail("config", imds.error());
@@ -314,8 +392,7 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   std::atomic<bool> own_credentials_ok{false};
   ops::Readiness readiness;
   readiness.Add("informers-synced", [&] {
-    return pod_informer.HasSynced() && namespace_informer.HasSynced() &&
-                   account_informer.HasSynced()
+    return informers_synced()
                ? ops::Check::Ok()
                : ops::Check::Fail("pods, namespaces or service accounts not listed yet");
   });
@@ -363,6 +440,7 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   }
   events.Start();
   broker.Start();
+  directory.Start();
   pod_informer.Start();
   namespace_informer.Start();
   account_informer.Start();
@@ -398,8 +476,9 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   namespace_informer.Stop();
   account_informer.Stop();
   identity_check.join();
+  directory.Stop();
   broker.Stop();
-  workers.join();
+  workers.Stop();
   events.Stop();
   ops_server.Stop(std::chrono::seconds(1));
   if (redirect && c.iptables_remove_on_exit) {

@@ -92,7 +92,10 @@ void AddAgentFlags(CLI::App& sub, AgentConfig& c) {
           "How allowed-roles entries match: glob or regexp (anchored)")
       ->check(CLI::IsMember({"glob", "regexp"}))
       ->capture_default_str();
-  AddFlag(sub, "--region", c.region, "AWS region for STS; default $AWS_REGION, else us-east-1");
+  AddFlag(
+      sub, "--region", c.region,
+      "AWS region for STS; default $AWS_REGION, $AWS_DEFAULT_REGION, else the node's own region "
+      "(metadata service placement/region), else us-east-1");
   AddFlag(sub, "--sts-endpoint", c.sts_endpoint, "STS endpoint URL override (default: regional)");
   AddDuration(sub, "--session-duration", c.session_duration,
               "Lifetime of the credentials podiam requests (default 1h)");
@@ -102,7 +105,12 @@ void AddAgentFlags(CLI::App& sub, AgentConfig& c) {
   AddBool(sub, "--session-tags", c.session_tags,
           "Tag sessions with kubernetes-namespace, -pod-name, -service-account, -pod-uid");
   AddBool(sub, "--source-identity", c.source_identity,
-          "Set SourceIdentity to the session name (namespace.pod)");
+          "Set SourceIdentity to the session name (namespace.pod, or namespace.sa=NAME)");
+  AddFlag(sub, "--session-scope", c.session_scope,
+          "Whose session credentials are: pod (one per pod, CloudTrail names the pod) or "
+          "service-account (shared per namespace, ServiceAccount and role: fewer STS calls)")
+      ->check(CLI::IsMember({"pod", "service-account"}))
+      ->capture_default_str();
   AddFlag(sub, "--assume-role", c.assume_role,
           "Intermediate role podiam assumes first and uses for all pod roles");
   AddBool(sub, "--iptables", c.iptables,
@@ -116,6 +124,15 @@ void AddAgentFlags(CLI::App& sub, AgentConfig& c) {
       ->capture_default_str();
   AddFlag(sub, "--allow-metadata-path", c.allow_metadata_path,
           "Regular expression of other metadata paths passed to the node's IMDS; default none");
+  AddFlag(sub, "--pod-cidr", c.pod_cidrs,
+          "This node's pod address range(s); callers outside them are answered at once (repeat or "
+          "comma-separate; default: any address may be a pod)")
+      ->delimiter(',');
+  AddFlag(sub, "--duplicate-ips", c.duplicate_ips,
+          "When several running pods claim one IP: newest (the newest pod owns it) or refuse "
+          "(nobody gets credentials from it until the conflict is gone, as kube2iam)")
+      ->check(CLI::IsMember({"newest", "refuse"}))
+      ->capture_default_str();
   AddFlag(sub, "--max-connections-per-pod", c.max_connections_per_pod,
           "Open connections one pod (source IP) may hold to the metadata listener; more are closed")
       ->check(CLI::Range(1, 100000))

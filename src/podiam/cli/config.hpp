@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "podiam/base/log.hpp"
 
@@ -38,16 +39,19 @@ struct AgentConfig {
   std::string cluster_name;                     // --cluster-name (session tag cluster-name)
   bool session_tags = false;                    // --session-tags
   bool source_identity = false;                 // --source-identity
+  std::string session_scope = "pod";            // --session-scope pod|service-account
   std::string assume_role;     // --assume-role: intermediate role for all STS calls
   bool iptables = false;       // --iptables
   std::string host_interface;  // --host-interface: cni0, cali+, !eth0
   std::string host_ip;         // --host-ip
   bool iptables_remove_on_exit = false;
   std::string metadata_addr = "169.254.169.254";
-  std::string allow_metadata_path;    // --allow-metadata-path REGEX
-  bool imdsv1 = true;                 // --imdsv1 allow|deny
-  int max_connections_per_pod = 128;  // --max-connections-per-pod: open connections per source IP
-  int threads = 0;                    // --threads: metadata I/O threads; 0: one per CPU, at most 4
+  std::string allow_metadata_path;     // --allow-metadata-path REGEX
+  bool imdsv1 = true;                  // --imdsv1 allow|deny
+  int max_connections_per_pod = 128;   // --max-connections-per-pod: open connections per source IP
+  std::vector<std::string> pod_cidrs;  // --pod-cidr (repeatable): only these can be pods
+  std::string duplicate_ips = "newest";  // --duplicate-ips newest|refuse (kube2iam: refuse)
+  int threads = 0;  // --threads: metadata I/O threads; 0: one per CPU, at most 4
 };
 
 enum class Command { kNone, kAgent, kServer, kWebhook, kController, kOidc, kExplain };
