@@ -720,5 +720,20 @@ TEST_F(CredentialBrokerTest, ShortDurationRefreshesHalfwayThroughTheServableWind
   EXPECT_EQ(sts_.AssumeRoleCalls(), 2);
 }
 
+// STS may issue less than was asked for: the schedule follows the Expiration it returned.
+TEST_F(CredentialBrokerTest, RefreshFollowsTheLifetimeStsReturnedNotTheOneRequested) {
+  Make({.duration_seconds = 12 * 3600});
+  sts_.set_lifetime(hours(1));
+  broker_->Retain(Spec());
+  ASSERT_TRUE(broker_->AwaitIdle(kWait));
+  EXPECT_EQ(sts_.Requests().at(0).duration_seconds, 12 * 3600);
+  EXPECT_EQ(broker_->Stats().entries.at(0).refresh_at,
+            clock_.Now() + hours(1) - minutes(30) - seconds(90));
+  clock_.Advance(minutes(29));
+  TickAndSettle();
+  EXPECT_EQ(sts_.AssumeRoleCalls(), 2);
+  EXPECT_NE(broker_->Cached(Spec().key), nullptr);
+}
+
 }  // namespace
 }  // namespace podiam::creds
