@@ -250,6 +250,12 @@ TEST(Ipv6MetadataRedirectTest, OffInstallsNothingAndWarnsWhenTheEndpointIsRouted
   EXPECT_TRUE(runner.calls.empty());
   Ipv6MetadataRedirect bad_mode(runner, Routed(false), V6("maybe"));
   EXPECT_FALSE(bad_mode.Install());
+  Ipv6RedirectOptions bad_addr = V6("off");
+  bad_addr.metadata_addr = "--ipv6-metadata=on";  // what `--metadata-addr-v6= --x` parses to
+  Ipv6MetadataRedirect bad(runner, Routed(false), bad_addr);
+  auto b = bad.Install();
+  ASSERT_FALSE(b);
+  EXPECT_THAT(b.error().message(), HasSubstr("--metadata-addr-v6 must be"));
 }
 
 TEST(Ipv6MetadataRedirectTest, ABrokenNatTableIsAnErrorWhenRouted) {

@@ -56,6 +56,10 @@ Result<Ipv6Outcome> Ipv6MetadataRedirect::Install() {
     return tl::unexpected(mode.error());
   }
   const std::string& addr = options_.metadata_addr;
+  if (in6_addr parsed{}; !addr.empty() && inet_pton(AF_INET6, addr.c_str(), &parsed) != 1) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "--metadata-addr-v6 must be an IPv6 address or empty, got '" + addr + "'");
+  }
   if (*mode == Ipv6Mode::kOff || addr.empty()) {
     if (!addr.empty() && reachable_(addr)) {
       return Ipv6Outcome{.warn = true,
