@@ -26,6 +26,7 @@
 #include "podiam/creds/credential_broker.hpp"
 #include "podiam/creds/session_duration.hpp"
 #include "podiam/hostnet/iptables.hpp"
+#include "podiam/hostnet/ipv6_metadata.hpp"
 #include "podiam/identity/policy.hpp"
 #include "podiam/identity/session_name.hpp"
 #include "podiam/k8s/cluster_config.hpp"
@@ -416,6 +417,26 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
         "metadata DNAT rule in place",
         {{"interface", c.host_interface}, {"to", c.host_ip + ":" + std::to_string(listen->port)}});
   }
+  std::optional<hostnet::Ipv6MetadataRedirect> redirect6;  // [fd00:ec2::254]: docs/security.md
+  bool listen6 = false;
+  if (c.iptables) {
+    redirect6.emplace(runner, hostnet::PodsCanReach,
+                      hostnet::Ipv6RedirectOptions{.mode = c.ipv6_metadata,
+                                                   .metadata_addr = c.metadata_addr_v6,
+                                                   .host_ip = c.host_ipv6,
+                                                   .host_interface = c.host_interface,
+                                                   .port = listen->port});
+    auto v6 = redirect6->Install();
+    if (!v6) {
+      return fail("ip6tables", v6.error());
+    }
+    if (v6->warn) {
+      log.Warn(v6->message);
+    } else {
+      log.Info(v6->message);
+    }
+    listen6 = v6->installed && listen->host != "::";  // "::" already listens on every address
+  }
   transport::HttpServerMetrics http_metrics(registry);
   unsigned cores = std::max(1U, std::thread::hardware_concurrency());
   transport::HttpServer ops_server({.address = ops_listen->host,
@@ -437,6 +458,21 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   }
   if (auto ok = imds_server.Start(); !ok) {
     return fail("metadata listener " + c.listen, ok.error());
+  }
+  std::optional<transport::HttpServer> imds_server6;  // where the IPv6 DNAT rule points
+  if (listen6) {
+    imds_server6.emplace(
+        transport::HttpServerOptions{
+            .address = c.host_ipv6,
+            .port = listen->port,
+            .threads = 1,
+            .max_connections_per_client = static_cast<std::size_t>(c.max_connections_per_pod),
+            .name = "imds",
+            .metrics = &http_metrics},
+        *imds);
+    if (auto ok = imds_server6->Start(); !ok) {
+      return fail("metadata listener [" + c.host_ipv6 + "]", ok.error());
+    }
   }
   events.Start();
   broker.Start();
@@ -472,6 +508,9 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   log.Info("shutting down", {{"signal", signal_number}});
   stopping = true;
   imds_server.Stop(std::chrono::seconds(2));
+  if (imds_server6) {
+    imds_server6->Stop(std::chrono::seconds(2));
+  }
   pod_informer.Stop();
   namespace_informer.Stop();
   account_informer.Stop();
@@ -484,6 +523,11 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   if (redirect && c.iptables_remove_on_exit) {
     if (auto ok = redirect->Remove(); !ok) {
       log.Warn("cannot remove the metadata DNAT rule", {{"error", ok.error().ToString()}});
+    }
+  }
+  if (redirect6 && c.iptables_remove_on_exit) {
+    if (auto ok = redirect6->Remove(); !ok) {
+      log.Warn("cannot remove the IPv6 metadata DNAT rule", {{"error", ok.error().ToString()}});
     }
   }
   log.Info("agent stopped");

@@ -122,6 +122,13 @@ void AddAgentFlags(CLI::App& sub, AgentConfig& c) {
           "Remove the DNAT rule on exit (default: keep it, so pods never reach the node's IMDS)");
   AddFlag(sub, "--metadata-addr", c.metadata_addr, "Metadata address to intercept")
       ->capture_default_str();
+  AddFlag(sub, "--metadata-addr-v6", c.metadata_addr_v6, "IPv6 metadata address; empty: off")
+      ->capture_default_str();
+  AddFlag(sub, "--host-ipv6", c.host_ipv6, "This node's IPv6 address, the IPv6 DNAT target");
+  AddFlag(sub, "--ipv6-metadata", c.ipv6_metadata,
+          "IPv6 DNAT rule: on, off, or auto (needed when the node routes the IPv6 address)")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
   AddFlag(sub, "--allow-metadata-path", c.allow_metadata_path,
           "Regular expression of other metadata paths passed to the node's IMDS; default none");
   AddFlag(sub, "--pod-cidr", c.pod_cidrs,

@@ -45,6 +45,9 @@ struct AgentConfig {
   std::string host_interface;  // --host-interface: cni0, cali+, !eth0
   std::string host_ip;         // --host-ip
   bool iptables_remove_on_exit = false;
+  std::string metadata_addr_v6 = "fd00:ec2::254";  // --metadata-addr-v6; empty: no IPv6 rule
+  std::string host_ipv6;                           // --host-ipv6: the IPv6 DNAT target
+  std::string ipv6_metadata = "auto";              // --ipv6-metadata: auto | on | off
   std::string metadata_addr = "169.254.169.254";
   std::string allow_metadata_path;     // --allow-metadata-path REGEX
   bool imdsv1 = true;                  // --imdsv1 allow|deny

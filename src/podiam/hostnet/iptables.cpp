@@ -19,6 +19,17 @@ bool IsIpv4(const std::string& text) {
   return inet_pton(AF_INET, text.c_str(), &addr) == 1;
 }
 
+// A unicast IPv6 address usable as a DNAT target or match: not "::", not IPv4-mapped, not
+// link-local (which would need a zone) and not multicast.
+bool IsUnicastIpv6(const std::string& text) {
+  in6_addr addr{};
+  if (inet_pton(AF_INET6, text.c_str(), &addr) != 1) {
+    return false;
+  }
+  return IN6_IS_ADDR_UNSPECIFIED(&addr) == 0 && IN6_IS_ADDR_V4MAPPED(&addr) == 0 &&
+         IN6_IS_ADDR_LINKLOCAL(&addr) == 0 && IN6_IS_ADDR_MULTICAST(&addr) == 0;
+}
+
 // Linux interface names: 1-15 characters, no '/', whitespace or ':'; "+" only as a final wildcard.
 bool IsInterfacePattern(std::string_view name) {
   if (name.starts_with('!')) {
@@ -90,13 +101,27 @@ Result<void> MetadataRedirect::Validate() const {
                      "negation (!eth0), got '" +
                          options_.host_interface + "'");
   }
-  if (!IsIpv4(options_.host_ip)) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "--host-ip must be the node's IPv4 address, got '" + options_.host_ip + "'");
-  }
-  if (!IsIpv4(options_.metadata_addr)) {
-    return MakeError(ErrorCode::kInvalidArgument, "--metadata-addr must be an IPv4 address, got '" +
-                                                      options_.metadata_addr + "'");
+  if (options_.ipv6) {
+    if (!IsUnicastIpv6(options_.host_ip)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "--host-ipv6 must be the node's global or unique-local IPv6 address, got '" +
+                           options_.host_ip + "'");
+    }
+    if (!IsUnicastIpv6(options_.metadata_addr)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "--metadata-addr-v6 must be a unicast IPv6 address, got '" +
+                           options_.metadata_addr + "'");
+    }
+  } else {
+    if (!IsIpv4(options_.host_ip)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "--host-ip must be the node's IPv4 address, got '" + options_.host_ip + "'");
+    }
+    if (!IsIpv4(options_.metadata_addr)) {
+      return MakeError(
+          ErrorCode::kInvalidArgument,
+          "--metadata-addr must be an IPv4 address, got '" + options_.metadata_addr + "'");
+    }
   }
   if (options_.port < 1 || options_.port > 65535) {
     return MakeError(ErrorCode::kInvalidArgument, "the agent's port must be 1-65535");
@@ -105,7 +130,10 @@ Result<void> MetadataRedirect::Validate() const {
 }
 
 std::vector<std::string> MetadataRedirect::RuleSpec() const {
-  std::vector<std::string> spec = {"-p", "tcp", "-d", options_.metadata_addr, "--dport", "80"};
+  std::string destination =
+      options_.ipv6 ? options_.metadata_addr + "/128" : options_.metadata_addr;
+  std::string target = options_.ipv6 ? "[" + options_.host_ip + "]" : options_.host_ip;
+  std::vector<std::string> spec = {"-p", "tcp", "-d", destination, "--dport", "80"};
   std::string_view iface = options_.host_interface;
   if (iface.starts_with('!')) {
     spec.insert(spec.end(), {"!", "-i", std::string(iface.substr(1))});
@@ -114,13 +142,20 @@ std::vector<std::string> MetadataRedirect::RuleSpec() const {
   }
   spec.insert(spec.end(),
               {"-m", "comment", "--comment", "podiam: pod metadata requests to the agent", "-j",
-               "DNAT", "--to-destination", options_.host_ip + ":" + std::to_string(options_.port)});
+               "DNAT", "--to-destination", target + ":" + std::to_string(options_.port)});
   return spec;
 }
 
+std::string MetadataRedirect::Command() const {
+  if (!options_.iptables.empty()) {
+    return options_.iptables;
+  }
+  return options_.ipv6 ? "ip6tables" : "iptables";
+}
+
 Result<int> MetadataRedirect::RunRule(std::string_view op, std::string* output) {
-  std::vector<std::string> argv = {options_.iptables, "-w",        "5", "-t", "nat",
-                                   std::string(op),   "PREROUTING"};
+  std::vector<std::string> argv = {Command(),       "-w",        "5", "-t", "nat",
+                                   std::string(op), "PREROUTING"};
   auto spec = RuleSpec();
   argv.insert(argv.end(), spec.begin(), spec.end());
   return runner_.Run(argv, output);
@@ -137,7 +172,7 @@ Result<bool> MetadataRedirect::Exists() {
     return *rc == 0;
   }
   return MakeError(ErrorCode::kFailedPrecondition,
-                   "iptables check failed (exit " + std::to_string(*rc) + "): " + output);
+                   Command() + " check failed (exit " + std::to_string(*rc) + "): " + output);
 }
 
 Result<void> MetadataRedirect::Change(bool install) {
@@ -159,7 +194,7 @@ Result<void> MetadataRedirect::Change(bool install) {
   if (*rc != 0) {
     return MakeError(ErrorCode::kFailedPrecondition,
                      std::string(install ? "cannot add" : "cannot delete") +
-                         " the metadata DNAT rule (iptables exit " + std::to_string(*rc) +
+                         " the metadata DNAT rule (" + Command() + " exit " + std::to_string(*rc) +
                          "): " + output);
   }
   return Ok();

@@ -41,7 +41,9 @@ struct RedirectOptions {
   std::string host_ip;         // required: the node address the agent listens on
   int port = 8181;
   std::string metadata_addr = "169.254.169.254";  // --metadata-addr
-  std::string iptables = "iptables";
+  std::string iptables;  // the command; empty: "iptables", or "ip6tables" with `ipv6`
+  // The IPv6 rule: ip6tables, IPv6 addresses, "-d <addr>/128", target "[<host_ip>]:<port>".
+  bool ipv6 = false;
 };
 
 class MetadataRedirect {
@@ -49,7 +51,8 @@ class MetadataRedirect {
   MetadataRedirect(CommandRunner& runner, RedirectOptions options)
       : runner_(runner), options_(std::move(options)) {}
 
-  // Checks the options (interface syntax, IPv4 addresses, port) without running anything.
+  // Checks the options (interface syntax, addresses of the rule's family, port) without running
+  // anything.
   [[nodiscard]] Result<void> Validate() const;
   // Adds the rule unless an identical one exists.
   Result<void> Install() { return Change(true); }
@@ -62,6 +65,7 @@ class MetadataRedirect {
   Result<bool> Exists();
   Result<void> Change(bool install);
   Result<int> RunRule(std::string_view op, std::string* output);
+  [[nodiscard]] std::string Command() const;
   CommandRunner& runner_;
   RedirectOptions options_;
 };

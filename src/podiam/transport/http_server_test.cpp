@@ -463,6 +463,30 @@ TEST_F(HttpServerTest, ServesOverIpv6) {
   EXPECT_THAT(std::string(buf, static_cast<std::size_t>(n)), HasSubstr("peer=::1 "));
 }
 
+// A dual-stack listener ("::") sees an IPv4 client as ::ffff:127.0.0.1; pods are looked up by the
+// plain IPv4 text, so the peer must read 127.0.0.1.
+TEST_F(HttpServerTest, DualStackListenerReportsIpv4ClientsAsPlainIpv4) {
+  handler_ = std::make_shared<TestHandler>();
+  server_ = std::make_unique<HttpServer>(HttpServerOptions{.address = "::"}, handler_);
+  auto started = server_->Start();
+  if (!started) {
+    GTEST_SKIP() << "no IPv6: " << started.error().ToString();
+  }
+  int fd = testutil::ConnectTcp(server_->port(), "127.0.0.1");
+  if (fd < 0) {
+    GTEST_SKIP() << "the IPv6 wildcard does not accept IPv4 here (net.ipv6.bindv6only=1)";
+  }
+  std::string req = kGet;
+  ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  char buf[1024];
+  ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+  ::close(fd);
+  ASSERT_GT(n, 0);
+  std::string reply(buf, static_cast<std::size_t>(n));
+  EXPECT_THAT(reply, HasSubstr("peer=127.0.0.1 "));
+  EXPECT_THAT(reply, Not(HasSubstr("ffff")));
+}
+
 TEST_F(HttpServerTest, StartReportsBadAddressAndBusyPort) {
   HttpServer bad({.address = "not-an-ip"}, handler_);
   auto r = bad.Start();

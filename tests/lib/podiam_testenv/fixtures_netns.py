@@ -4,8 +4,8 @@ Fixtures:
   node  Node: name, ip (10.241.0.1), run(), popen(), redirect_imds(port),
         redirect_pod_identity(port), dnat(), serve_http(), expose(url), start_moto(),
         sts_endpoint (what pods get as AWS_ENDPOINT_URL_STS: the session moto, relayed)
-  pods  factory: pods(n=1) -> [Pod]; Pod: name, ip, gateway, env(), run(), python(), aws_cli(),
-        node_js(), connect()
+  pods  factory: pods(n=1, ipv6=False) -> [Pod]; Pod: name, ip, gateway, ip6, gateway6 (ipv6),
+        env(), run(), python(), aws_cli(), node_js(), connect()
 Everything is deleted at teardown, also when the test fails. The host must have ip_forward=0.
 See netns.py for the safety model.
 """
@@ -39,8 +39,8 @@ def node(request, moto):
 
 @pytest.fixture
 def pods(node):
-    def make(n: int = 1):
-        return [node.add_pod() for _ in range(n)]
+    def make(n: int = 1, ipv6: bool = False):
+        return [node.add_pod(ipv6=ipv6) for _ in range(n)]
     return make
 
 

@@ -116,7 +116,7 @@ def parse_response(data: bytes) -> tuple[int, dict[str, str], str]:
 def request(pod, method: str, path: str, headers: dict | None = None, body: bytes = b"",
             timeout: float = 5.0, host: str = IMDS_IP, port: int = 80) -> tuple[int, dict, str]:
     """One HTTP/1.1 request from inside `pod` (no subprocess) -> (status, headers, body)."""
-    fields = {"Host": host, "Connection": "close", **(headers or {})}
+    fields = {"Host": f"[{host}]" if ":" in host else host, "Connection": "close", **(headers or {})}
     if body or method in ("PUT", "POST"):
         fields["Content-Length"] = str(len(body))
     head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items())

@@ -38,6 +38,10 @@ NODE_IP = "10.241.0.1"  # on the node's lo: the address pods reach the node (and
 IMDS_IP = "169.254.169.254"
 POD_IDENTITY_IP = "169.254.170.23"  # EKS Pod Identity Agent
 NODE_VETH_PREFIX = "pv"  # node side of pod i's veth is pv<i>; iptables matches "pv+"
+# IPv6, only for pods made with add_pod(ipv6=True): unique-local test addresses, never routed.
+TEST_NET6 = ipaddress.IPv6Network("fd0a:241::/48")
+NODE_IP6 = "fd0a:241::1"  # on the node's lo once a pod has IPv6
+IMDS_IP6 = "fd00:ec2::254"  # the IPv6 metadata endpoint
 
 _CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -118,8 +122,12 @@ def socket_in(netns: str | None, family=socket.AF_INET, type=socket.SOCK_STREAM)
     return call_in_netns(netns, socket.socket, family, type)
 
 
+def _family(host: str) -> int:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def listen_socket(host: str, port: int = 0, netns: str | None = None) -> socket.socket:
-    s = socket_in(netns)
+    s = socket_in(netns, _family(host))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((host, port))
     s.listen(128)
@@ -127,7 +135,7 @@ def listen_socket(host: str, port: int = 0, netns: str | None = None) -> socket.
 
 
 def connect(host: str, port: int, netns: str | None = None, timeout: float = 5.0) -> socket.socket:
-    s = socket_in(netns)
+    s = socket_in(netns, _family(host))
     s.settimeout(timeout)
     try:
         s.connect((host, port))
@@ -178,7 +186,8 @@ class HttpServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     def close(self) -> None:
         if self._thread is not None:
@@ -315,13 +324,23 @@ def new_run_id() -> str:
 
 
 class Pod:
-    """A pod's network namespace: eth0 with a /30 to the node, no default route."""
+    """A pod's network namespace: eth0 with a /30 to the node, no default route.
 
-    def __init__(self, node: Node, index: int, name: str):
+    With ipv6=True also a /64 (fd0a:241:1:<i>::2, node side ::1) and routes for exactly
+    fd00:ec2::254/128 and NODE_IP6/128; `ip6`/`gateway6` are None otherwise.
+    """
+
+    def __init__(self, node: Node, index: int, name: str, ipv6: bool = False):
         self.node, self.index, self.name = node, index, name
         subnet = ipaddress.IPv4Network((int(TEST_NET.network_address) + 256 + 4 * index, 30))
         self.gateway = str(subnet.network_address + 1)  # node side (pv<i>)
         self.ip = str(subnet.network_address + 2)
+        self.ip6 = self.gateway6 = None
+        if ipv6:
+            subnet6 = ipaddress.IPv6Network(
+                (int(TEST_NET6.network_address) + ((0x10000 + index) << 64), 64))
+            self.gateway6 = str(subnet6.network_address + 1)
+            self.ip6 = str(subnet6.network_address + 2)
         self.node_ifname = f"{NODE_VETH_PREFIX}{index}"
         self.home = tempfile.mkdtemp(prefix=f"{name}-home-")
 
@@ -338,6 +357,12 @@ class Pod:
             f"route add {IMDS_IP}/32 via {self.gateway} dev eth0\n"
             f"route add {POD_IDENTITY_IP}/32 via {self.gateway} dev eth0\n"
             f"route add {NODE_IP}/32 via {self.gateway} dev eth0\n"))
+        if self.ip6:  # nodad: usable at once, no duplicate address detection wait
+            ip(netns=self.node.name, batch=f"addr add {self.gateway6}/64 dev {self.node_ifname} nodad\n")
+            ip(netns=self.name, batch=(
+                f"addr add {self.ip6}/64 dev eth0 nodad\n"
+                f"route add {IMDS_IP6}/128 via {self.gateway6} dev eth0\n"
+                f"route add {NODE_IP6}/128 via {self.gateway6} dev eth0\n"))
 
     # -- running workloads ----------------------------------------------------------------------
     def env(self, extra: dict | None = None) -> dict:
@@ -388,7 +413,7 @@ class Pod:
         return connect(host, port, self.name, timeout)
 
     def __repr__(self):
-        return f"Pod({self.name}, ip={self.ip})"
+        return f"Pod({self.name}, ip={self.ip}, ip6={self.ip6})"
 
 
 class Node:
@@ -403,6 +428,7 @@ class Node:
         self.sts_endpoint: str | None = None  # AWS_ENDPOINT_URL_STS given to pods
         self._closers: list = []  # servers, relays, processes: closed in reverse at destroy()
         self._procs: list[subprocess.Popen] = []
+        self._ipv6 = False  # enable_ipv6() done
         ip("netns", "add", self.name)
         try:
             ip(netns=self.name, batch=f"link set lo up\naddr add {NODE_IP}/32 dev lo\n")
@@ -411,12 +437,28 @@ class Node:
             raise
 
     # -- pods ---------------------------------------------------------------------------------
-    def add_pod(self) -> Pod:
+    def add_pod(self, ipv6: bool = False) -> Pod:
         index = len(self.pods)
-        pod = Pod(self, index, f"{NAME_PREFIX}{self.run_id}-pod{index}")
+        if ipv6:
+            self.enable_ipv6()
+        pod = Pod(self, index, f"{NAME_PREFIX}{self.run_id}-pod{index}", ipv6)
         self.pods.append(pod)  # before creating, so destroy() removes a half-made one
         pod._create()
         return pod
+
+    def enable_ipv6(self) -> None:
+        """NODE_IP6 on the node's lo, and IPv6 forwarding on in the node namespace (as on a node of
+        an IPv6 cluster; the node still has no way out). Idempotent."""
+        if self._ipv6:
+            return
+        ip(netns=self.name, batch=f"addr add {NODE_IP6}/128 dev lo nodad\n")
+        self.run([paths.tool("sysctl"), "-q", "-w", "net.ipv6.conf.all.forwarding=1"])
+        self._ipv6 = True
+
+    def add_address(self, address: str) -> None:
+        """An extra address on the node's lo (e.g. a stub "node IMDS" on fd00:ec2::254)."""
+        prefix = 128 if ":" in address else 32
+        ip(netns=self.name, batch=f"addr add {address}/{prefix} dev lo{' nodad' if prefix == 128 else ''}\n")
 
     # -- commands and processes in the node ---------------------------------------------------
     def run(self, cmd, env=None, timeout=60, check=True, input=None, cwd=None):
@@ -445,10 +487,13 @@ class Node:
     def nat_rules(self) -> str:
         return self.run([paths.tool("iptables"), "-w", "-t", "nat", "-S"], check=False).stdout
 
+    def nat6_rules(self) -> str:
+        return self.run([paths.tool("ip6tables"), "-w", "-t", "nat", "-S"], check=False).stdout
+
     # -- servers ------------------------------------------------------------------------------
-    def serve_http(self, handler_class, port: int = 0, owner=None) -> HttpServer:
-        """An HTTP server of the test process listening on NODE_IP:port inside the node."""
-        return self._closing(HttpServer(handler_class, NODE_IP, port, self.name, owner))
+    def serve_http(self, handler_class, port: int = 0, owner=None, host: str = NODE_IP) -> HttpServer:
+        """An HTTP server of the test process listening on host:port (NODE_IP) inside the node."""
+        return self._closing(HttpServer(handler_class, host, port, self.name, owner))
 
     def expose(self, url: str, port: int = 0) -> str:
         """A node URL (reachable by pods and node processes) relaying to a host-loopback URL."""
@@ -467,8 +512,10 @@ class Node:
 
     # -- diagnostics and teardown -------------------------------------------------------------
     def diagnostics(self) -> str:
-        parts = [f"node {self.name}: pods {[(p.name, p.ip) for p in self.pods]}",
+        parts = [f"node {self.name}: pods {[(p.name, p.ip, p.ip6) for p in self.pods]}",
                  "nat rules:\n" + self.nat_rules()]
+        if self._ipv6:
+            parts.append("ip6tables nat rules:\n" + self.nat6_rules())
         for thing in self._closers:
             tail = getattr(thing, "log_tail", None)
             if tail:
