@@ -20,6 +20,25 @@ constexpr std::size_t kMaxLookupQueue = 256;
 // The waiter thread looks at the clock at least this often (FakeClock in tests moves by itself).
 constexpr auto kWaiterSlice = std::chrono::milliseconds(50);
 
+// Whether a pod object lists `ip` among status.podIPs (or as status.podIP).
+bool ListsIp(const k8s::Json& pod, std::string_view ip) {
+  auto status = pod.find("status");
+  if (status == pod.end() || !status->is_object()) {
+    return false;
+  }
+  if (auto one = status->find("podIP"); one != status->end() && one->is_string() && *one == ip) {
+    return true;
+  }
+  auto many = status->find("podIPs");
+  if (many == status->end() || !many->is_array()) {
+    return false;
+  }
+  return std::any_of(many->begin(), many->end(), [&](const k8s::Json& entry) {
+    auto it = entry.is_object() ? entry.find("ip") : entry.end();
+    return entry.is_object() && it != entry.end() && it->is_string() && *it == ip;
+  });
+}
+
 bool SameSpec(const std::shared_ptr<const creds::CredentialSpec>& a,
               const std::shared_ptr<const creds::CredentialSpec>& b) {
   if (!a || !b) {
@@ -361,6 +380,15 @@ PodDirectory::Lookup PodDirectory::LookUpDirectly(std::string_view ip) {
     list.field_selector = "spec.nodeName=" + options_.node + "," + list.field_selector;
   }
   auto found = api_.List(k8s::resources::Pods(), "", list);
+  if (found && found->items.empty() && !options_.node.empty()) {
+    // status.podIP is only a pod's first address: on a dual-stack node the other family's
+    // address is found by listing the node's pods and keeping those that list it.
+    found =
+        api_.List(k8s::resources::Pods(), "", {.field_selector = "spec.nodeName=" + options_.node});
+    if (found) {
+      std::erase_if(found->items, [&](const k8s::Json& pod) { return !ListsIp(pod, ip); });
+    }
+  }
   if (!found) {
     direct_lookups_.WithLabels({"error"}).Inc();
     log_.Warn("direct pod lookup failed",

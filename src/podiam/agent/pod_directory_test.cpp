@@ -249,6 +249,24 @@ TEST_F(PodDirectoryTest, AwaitAsksTheApiserverForAPodTheWatchHasNotDelivered) {
   EXPECT_THAT(text, HasSubstr("podiam_agent_direct_lookups_total{result=\"not_found\"} 1"));
 }
 
+// status.podIP is only a pod's first address: a dual-stack pod asking from its second address
+// before the watch delivers it is found by listing the node's pods.
+TEST_F(PodDirectoryTest, AwaitFindsADualStackPodByItsSecondAddress) {
+  directory_.Start();
+  Namespace("team-a", {{"iam.amazonaws.com/allowed-roles", R"(["*"])"}});
+  auto pod = testing::PodJson({.namespace_name = "team-a",
+                               .name = "dual",
+                               .ip = "10.0.0.31",
+                               .more_ips = {"fd0a:241:1:3::2"},
+                               .uid = "uid-dual",
+                               .annotations = {{kRoleKey, "job"}}});
+  ASSERT_TRUE(api_.Create(k8s::resources::Pods(), "team-a", pod));
+  auto found = AwaitNow("fd0a:241:1:3::2");
+  ASSERT_TRUE(found.caller);
+  EXPECT_EQ(found.caller->pod_name, "dual");
+  EXPECT_FALSE(AwaitNow("fd0a:241:1:3::9").caller);  // listed, filtered, nobody
+}
+
 // Waiting holds no thread, costs bounded memory, and answers the node itself at once: a flood of
 // requests from addresses that are no pod cannot delay a new pod's first credentials.
 TEST_F(PodDirectoryTest, UnknownCallersAreBoundedAndDoNotDelayANewPod) {
