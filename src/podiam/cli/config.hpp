@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "podiam/base/log.hpp"
 
@@ -48,6 +49,9 @@ struct AgentConfig {
   bool imdsv1 = true;                 // --imdsv1 allow|deny
   int max_connections_per_pod = 128;  // --max-connections-per-pod: open connections per source IP
   int threads = 0;                    // --threads: metadata I/O threads; 0: one per CPU, at most 4
+  // Warning lines for the kube2iam/kiam flags given that podiam accepts but does not honour, each
+  // saying what podiam does instead (cli/compat_flags.hpp); the agent logs them once at start-up.
+  std::vector<std::string> compat_warnings;
 };
 
 enum class Command { kNone, kAgent, kServer, kWebhook, kController, kOidc, kExplain };
