@@ -164,6 +164,9 @@ std::string EnvOr(const char* name, std::string fallback) {
 
 int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   log::Logger log("agent");
+  for (const auto& warning : c.compat_warnings) {  // kube2iam/kiam flags podiam does not honour
+    log.Warn(warning);
+  }
   auto fail = [&log](std::string_view what, const Error& error) {
     log.Error("cannot start the agent", {{"step", std::string(what)}, {"error", error.ToString()}});
     return 1;

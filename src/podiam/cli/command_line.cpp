@@ -5,6 +5,8 @@
 #include <array>
 #include <cctype>
 
+#include "podiam/cli/compat_flags.hpp"
+
 namespace podiam::cli {
 namespace {
 
@@ -63,7 +65,7 @@ CLI::Option* AddDuration(CLI::App& app, const std::string& name, std::chrono::se
   return opt;
 }
 
-void AddAgentFlags(CLI::App& sub, AgentConfig& c) {
+void AddAgentFlags(CLI::App& sub, AgentConfig& c, const GlobalLogFlags& log) {
   AddFlag(sub, "--kubeconfig", c.kubeconfig,
           "Path to a kubeconfig; default $KUBECONFIG, then in-cluster configuration");
   AddBool(sub, "--kube-insecure-skip-tls-verify", c.kube_insecure_skip_tls_verify,
@@ -153,6 +155,7 @@ void AddAgentFlags(CLI::App& sub, AgentConfig& c) {
           "I/O threads serving pods' metadata requests; 0: one per CPU, at most 4")
       ->check(CLI::Range(0, 64))
       ->capture_default_str();
+  AddCompatFlags(sub, c, log);  // kube2iam's and kiam's flags; keep last
 }
 
 // CLI11 messages can span lines; the contract is one line.
@@ -238,19 +241,29 @@ Invocation ParseCommandLine(const std::vector<std::string>& args) {
 
   std::string log_format = "text";
   std::string log_level = "info";
-  AddFlag(app, "--log-format", log_format, "Log line format: text or json")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
-  AddFlag(app, "--log-level", log_level, "Minimum level: trace, debug, info, warn, error, off")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "off"}))
-      ->capture_default_str();
+  auto* log_format_option =
+      AddFlag(app, "--log-format", log_format, "Log line format: text or json")
+          ->transform(CLI::IsMember({"text", "json"}, CLI::ignore_case))
+          ->capture_default_str();
+  auto* log_level_option =
+      AddFlag(app, "--log-level", log_level,
+              "Minimum level: trace, debug, info, warn, error, off (kube2iam's panic and fatal "
+              "mean error)")
+          ->transform(CLI::IsMember(
+              {"trace", "debug", "info", "warn", "warning", "error", "off", "panic", "fatal"},
+              CLI::ignore_case))
+          ->capture_default_str();
+  const GlobalLogFlags log_flags{.level = &log_level,
+                                 .format = &log_format,
+                                 .level_option = log_level_option,
+                                 .format_option = log_format_option};
 
   std::vector<std::pair<CLI::App*, Command>> subs;
   subs.reserve(kSubcommands.size());
   for (const auto& s : kSubcommands) {
     auto* sub = app.add_subcommand(s.name, s.description);
     if (s.command == Command::kAgent) {
-      AddAgentFlags(*sub, inv.agent);
+      AddAgentFlags(*sub, inv.agent, log_flags);
     }
     subs.emplace_back(sub, s.command);
   }
@@ -285,6 +298,7 @@ Invocation ParseCommandLine(const std::vector<std::string>& args) {
     return inv;
   }
 
+  TranslateLegacyLogLevel(log_level);
   inv.global.log.format = *log::ParseFormat(log_format);
   inv.global.log.level = *log::ParseLevel(log_level);
   for (const auto& [sub, command] : subs) {
