@@ -305,7 +305,7 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
        .allow_path = c.allow_metadata_path,
        .offload =
            [&workers](std::function<void()> work) { boost::asio::post(workers, std::move(work)); }},
-      c.allow_metadata_path.empty() ? nullptr : &node_imds);
+      &node_imds);  // used only for paths the handler allows (imds_path.hpp)
   if (!imds) {
     return fail("config", imds.error());
   }
