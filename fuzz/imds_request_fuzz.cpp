@@ -3,8 +3,8 @@
 //
 // Input layout (docs/fuzzing.md):
 //   byte 0   bits 0-2 method (GET HEAD PUT POST DELETE get OPTIONS ""), bit 3 IMDSv1 allowed,
-//            bits 4-5 --allow-metadata-path (none, placement|identity document, ".*",
-//            ".*" with a failing upstream)
+//            bits 4-5 --allow-metadata-path (none: only the default allow-list, placement|identity
+//            document, ".*", ".*" with a failing upstream)
 //   byte 1   bits 0-2 caller (6 pods, an unknown IP, an empty address), bit 3 credentials cached,
 //            bit 4 the credential fetch fails, bit 5 send the caller's own token, bit 6 send
 //            another pod's token, bit 7 the pod is not known yet (Await path)
@@ -17,9 +17,12 @@
 // a credentials body only in a 200 to GET/HEAD of the caller's own role name, and only with the
 // caller's own secret (never another pod's, never a denied role's); an issued token verifies for
 // its pod; any token Verify() accepts carries the bytes of a token issued to that pod; without
-// IMDSv1 a 200 needs a valid token; a passthrough never reaches the node for credential paths;
-// logs never contain a secret.
+// IMDSv1 a 200 needs a valid token; a passthrough never reaches the node for credential, user-data
+// or signed-identity paths (any case), dot segments, empty segments or percent-encoding, and only
+// for paths under a metadata version and meta-data/ or dynamic/ (the default allow-list is on in
+// every handler); logs never contain a secret.
 #include <array>
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -34,6 +37,7 @@
 #include "podiam/aws/arn.hpp"
 #include "podiam/base/log.hpp"
 #include "podiam/metadata/imds_handler.hpp"
+#include "podiam/metadata/imds_path.hpp"
 #include "podiam/metadata/imds_token.hpp"
 #include "podiam/metrics/registry.hpp"
 #include "podiam/testing/fake_clock.hpp"
@@ -144,10 +148,34 @@ class FuzzCredentials final : public CredentialSource {
 class FuzzUpstream final : public MetadataUpstream {
  public:
   Result<http::Response> Get(std::string_view path, SteadyTime /*deadline*/) override {
-    for (std::string_view denied : {"/iam", "identity-credentials", "user-data", "..", "//", "%"}) {
-      FUZZ_CHECK(path.find(denied) == std::string_view::npos, "denied path passed to the node");
+    std::string lower(path);
+    for (auto& c : lower) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
-    FUZZ_CHECK(path.starts_with("/latest/meta-data/") || path.starts_with("/latest/dynamic/"),
+    FUZZ_CHECK(lower.find('%') == std::string::npos, "percent-encoding passed to the node");
+    std::string_view segments = std::string_view(lower).substr(1);
+    if (segments.ends_with('/')) {
+      segments.remove_suffix(1);
+    }
+    while (true) {
+      auto slash = segments.find('/');
+      std::string_view segment = segments.substr(0, slash);
+      for (std::string_view denied : {"", ".", "..", "iam", "identity-credentials", "user-data",
+                                      "pkcs7", "signature", "rsa2048", "api"}) {
+        FUZZ_CHECK(segment != denied, "denied segment passed to the node");
+      }
+      FUZZ_CHECK(segment.find("credential") == std::string_view::npos,
+                 "credential path passed to the node");
+      if (slash == std::string_view::npos) {
+        break;
+      }
+      segments.remove_prefix(slash + 1);
+    }
+    auto below = path.find('/', 1);
+    FUZZ_CHECK(below != std::string_view::npos && IsImdsVersion(path.substr(1, below - 1)),
+               "path outside a metadata version passed to the node");
+    std::string_view rest = path.substr(below);
+    FUZZ_CHECK(rest.starts_with("/meta-data/") || rest.starts_with("/dynamic/"),
                "path outside meta-data/dynamic passed to the node");
     if (fail) {
       return MakeError(ErrorCode::kUnavailable, "node metadata service down");
@@ -187,7 +215,7 @@ struct World {
       std::size_t mode = i / 2;
       auto h = ImdsHandler::Create(directory, credentials, *issuer, clock, metrics,
                                    {.imdsv1 = i % 2 == 1, .allow_path = std::string(kAllow[mode])},
-                                   mode == 0 ? nullptr : &upstream);
+                                   &upstream);
       FUZZ_CHECK(h.has_value(), "handler options rejected");
       handlers[i] = *h;
     }

@@ -301,7 +301,6 @@ def test_requests_for_instance_data_and_node_credentials_never_return_them(kube,
         "/latest/user-data", "/latest/user-data/",
         "/latest/meta-data/identity-credentials/ec2/security-credentials/ec2-instance",
         "/latest/meta-data/identity-credentials/ec2/info",
-        "/latest/dynamic/instance-identity/document",
         "/latest/dynamic/instance-identity/signature",
         "/latest/meta-data/iam/security-credentials/ec2-instance",
         "/latest/meta-data/iam/security-credentials/app/../../../user-data",
@@ -313,7 +312,6 @@ def test_requests_for_instance_data_and_node_credentials_never_return_them(kube,
         "/latest/meta-data/iam/security-credentials/%00",
         "/LATEST/META-DATA/IAM/SECURITY-CREDENTIALS/app",
         "/2009-04-04/meta-data/iam/security-credentials/admin",
-        "/latest/meta-data/placement/availability-zone",
         "/latest/meta-data/public-keys/0/openssh-key",
         "/latest/meta-data/network/interfaces/macs/",
         "//latest/user-data",
@@ -323,6 +321,14 @@ def test_requests_for_instance_data_and_node_credentials_never_return_them(kube,
     for path in refused:
         status, _, body = request(pod, "GET", path)
         assert status in (400, 403, 404), (path, status, body)
+        assert "AccessKeyId" not in body and "SecretAccessKey" not in body, path
+        no_node_secrets(body)
+    # The region documents of the default allow-list (docs/security.md, "Metadata paths") go to
+    # the node's metadata service (none in this test, so usually 502): never credentials.
+    for path in ("/latest/dynamic/instance-identity/document",
+                 "/latest/meta-data/placement/availability-zone"):
+        status, _, body = request(pod, "GET", path)
+        assert status in (200, 404, 502), (path, status, body)
         assert "AccessKeyId" not in body and "SecretAccessKey" not in body, path
         no_node_secrets(body)
     # Spellings that do name the pod's own role may answer, but only with its own credentials.

@@ -383,11 +383,12 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
       directory, source, **issuer, clock, imds_metrics,
       {.imdsv1 = c.imdsv1,
        .allow_path = c.allow_metadata_path,
+       .default_allow_list = c.metadata_allow_list == "default",
        .offload =
            [&workers](std::string_view source_ip, std::function<void()> work) {
              return workers.TryPost(source_ip, std::move(work));
            }},
-      c.allow_metadata_path.empty() ? nullptr : &node_imds);
+      &node_imds);  // used only for paths the handler allows (imds_path.hpp)
   if (!imds) {
     return fail("config", imds.error());
   }

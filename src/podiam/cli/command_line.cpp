@@ -131,6 +131,12 @@ void AddAgentFlags(CLI::App& sub, AgentConfig& c, const GlobalLogFlags& log) {
           "IPv6 DNAT rule: on, off, or auto (needed when the node routes the IPv6 address)")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
+  AddFlag(sub, "--metadata-allow-list", c.metadata_allow_list,
+          "Metadata paths SDKs read for region discovery, passed to the node's IMDS: default "
+          "(placement/region, placement/availability-zone, dynamic/instance-identity/document) or "
+          "none")
+      ->check(CLI::IsMember({"default", "none"}))
+      ->capture_default_str();
   AddFlag(sub, "--allow-metadata-path", c.allow_metadata_path,
           "Regular expression of other metadata paths passed to the node's IMDS; default none");
   AddFlag(sub, "--pod-cidr", c.pod_cidrs,

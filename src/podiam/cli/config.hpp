@@ -49,10 +49,11 @@ struct AgentConfig {
   std::string host_ipv6;                           // --host-ipv6: the IPv6 DNAT target
   std::string ipv6_metadata = "auto";              // --ipv6-metadata: auto | on | off
   std::string metadata_addr = "169.254.169.254";
-  std::string allow_metadata_path;       // --allow-metadata-path REGEX
-  bool imdsv1 = true;                    // --imdsv1 allow|deny
-  int max_connections_per_pod = 128;     // --max-connections-per-pod: open connections per source IP
-  std::vector<std::string> pod_cidrs;    // --pod-cidr (repeatable): only these can be pods
+  std::string allow_metadata_path;              // --allow-metadata-path REGEX
+  std::string metadata_allow_list = "default";  // --metadata-allow-list default|none
+  bool imdsv1 = true;                           // --imdsv1 allow|deny
+  int max_connections_per_pod = 128;   // --max-connections-per-pod: open connections per source IP
+  std::vector<std::string> pod_cidrs;  // --pod-cidr (repeatable): only these can be pods
   std::string duplicate_ips = "newest";  // --duplicate-ips newest|refuse (kube2iam: refuse)
   int threads = 0;  // --threads: metadata I/O threads; 0: one per CPU, at most 4
   // Warning lines for the kube2iam/kiam flags given that podiam accepts but does not honour, each

@@ -4,31 +4,17 @@
 #include <re2/re2.h>
 
 #include <algorithm>
-#include <array>
 #include <nlohmann/json.hpp>
 
 #include "podiam/aws/arn.hpp"
 #include "podiam/aws/sigv4.hpp"
+#include "podiam/metadata/imds_path.hpp"
 
 namespace podiam::metadata {
 namespace {
 
 constexpr std::string_view kTokenHeader = "X-aws-ec2-metadata-token";
 constexpr std::string_view kTtlHeader = "X-aws-ec2-metadata-token-ttl-seconds";
-constexpr std::string_view kCredsPrefix = "/latest/meta-data/iam/security-credentials";
-constexpr std::string_view kExtendedPrefix = "/latest/meta-data/iam/security-credentials-extended";
-
-// Paths no --allow-metadata-path can open: credentials of any kind and user data.
-bool HardDenied(std::string_view path) {
-  constexpr std::array<std::string_view, 6> kDenied = {
-      "/iam", "identity-credentials", "user-data", "..", "//", "%"};
-  for (auto d : kDenied) {
-    if (path.find(d) != std::string_view::npos) {
-      return true;
-    }
-  }
-  return !(path.starts_with("/latest/meta-data/") || path.starts_with("/latest/dynamic/"));
-}
 
 // Error messages come from STS and are not always valid UTF-8: replace bad bytes, never throw.
 std::string Json(std::string_view value) {
@@ -79,35 +65,7 @@ std::string_view RouteName(Route route) {
 }
 
 Route ImdsHandler::Classify(std::string_view path, std::string* role_name) {
-  if (path.size() > 1 && path.back() == '/') {
-    path.remove_suffix(1);
-  }
-  if (path == "/latest/api/token") {
-    return Route::kToken;
-  }
-  if (path == "/latest/meta-data/iam") {
-    return Route::kIam;
-  }
-  if (path == "/latest/meta-data/iam/info") {
-    return Route::kIamInfo;
-  }
-  for (auto [prefix, route] : {std::pair{kExtendedPrefix, Route::kCredentialsExtended},
-                               std::pair{kCredsPrefix, Route::kCredentials}}) {
-    if (path == prefix) {
-      return Route::kRoleList;
-    }
-    if (path.starts_with(prefix) && path.size() > prefix.size() + 1 && path[prefix.size()] == '/') {
-      std::string_view name = path.substr(prefix.size() + 1);
-      if (name.find('/') != std::string_view::npos) {
-        return Route::kOther;
-      }
-      if (role_name != nullptr) {
-        *role_name = std::string(name);
-      }
-      return route;
-    }
-  }
-  return Route::kOther;
+  return ClassifyImdsPath(path, role_name);
 }
 
 ImdsHandler::ImdsHandler(CallerDirectory& directory, CredentialSource& credentials,
@@ -269,7 +227,8 @@ std::optional<http::Response> ImdsHandler::Answer(const http::Request& request, 
 
   if (route == Route::kOther) {
     std::string_view path = request.Path();
-    if (upstream_ != nullptr && allow_ && !HardDenied(path) && re2::RE2::FullMatch(path, *allow_)) {
+    if (upstream_ != nullptr &&
+        PassthroughAllowed(path, options_.default_allow_list, allow_.get())) {
       if (!may_block) {
         return std::nullopt;
       }

@@ -63,6 +63,9 @@ struct ImdsOptions {
   // --allow-metadata-path: regular expression (RE2, anchored) of paths passed to the node's
   // metadata service. Empty: none.
   std::string allow_path;
+  // --metadata-allow-list default|none: pass the region-discovery documents SDKs read
+  // (imds_path.hpp, InDefaultAllowList) to the node's metadata service without allow_path.
+  bool default_allow_list = true;
   // How long a request may wait for a just-created pod to become known, and for credentials.
   // Both stay under the SDKs' 1 s metadata timeout.
   std::chrono::milliseconds pod_wait{900};

