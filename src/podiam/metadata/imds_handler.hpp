@@ -1,14 +1,16 @@
-// The EC2 instance metadata protocol as a pod sees it (protocols.md §0-§1), answered for the pod
-// that is asking — recognised by its source IP, never by a header — with its own role only.
+// The EC2 instance metadata protocol as a pod sees it (docs/agent.md, "The metadata protocol"),
+// answered for the pod that is asking — recognised by its source IP, never by a header — with its
+// own role only. <v> is latest, 1.0 or a dated version (metadata/imds_path.hpp):
 //
-//   PUT  /latest/api/token                                   per-pod IMDSv2 token, TTL echoed
-//   GET  /latest/meta-data/iam/security-credentials[/]        the pod's role name (no newline)
-//   GET  /latest/meta-data/iam/security-credentials/<role>[/] credential JSON; other names 404
-//   GET  /latest/meta-data/iam/security-credentials-extended/<role>  same plus AccountId
-//   GET  /latest/meta-data/iam/info, /latest/meta-data/iam[/] synthesised for the pod's role
-//   GET  anything else                                        404, or passed to the node's own
-//        metadata service when it matches --allow-metadata-path and is not on the hard deny list
-//        (iam/, identity-credentials/, user-data, ...), which no flag can open.
+//   PUT  /latest/api/token                              per-pod IMDSv2 token, TTL echoed
+//   GET  /<v>/meta-data/iam/security-credentials[/]      the pod's role name (no newline)
+//   GET  /<v>/meta-data/iam/security-credentials/<role>  credential JSON; other names 404
+//   GET  /<v>/meta-data/iam/security-credentials-extended/<role>  same plus AccountId
+//   GET  /<v>/meta-data/iam/info, /<v>/meta-data/iam     synthesised for the pod's role
+//   GET  the region documents (default allow-list)      passed to the node's own metadata service
+//   GET  anything else                                  404, or passed through when it matches
+//        --allow-metadata-path and is not on the hard deny list (credentials, user-data, signed
+//        identity documents), which no flag can open.
 //
 // Any request carrying X-Forwarded-For is refused (403): real IMDS refuses it on the token PUT;
 // podiam refuses it on every request (docs/security.md). `GET /healthz` and `GET /ping` from the
