@@ -112,6 +112,15 @@ def assumed_for_pods(sts, ns: str) -> list[dict]:
             if r["params"].get("RoleSessionName", "").startswith(ns + ".")]
 
 
+def tags_of(params: dict) -> dict:
+    """The session tags of an AssumeRole request (Tags.member.N.Key/Value, N from 1)."""
+    tags, i = {}, 1
+    while f"Tags.member.{i}.Key" in params:
+        tags[params[f"Tags.member.{i}.Key"]] = params.get(f"Tags.member.{i}.Value")
+        i += 1
+    return tags
+
+
 def wait_denied_event(kube, obj: dict) -> dict:
     """The Event the agent records on a pod whose role is refused."""
     ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
@@ -319,11 +328,7 @@ def test_session_tags_name_the_pod_and_the_cluster(kube, pods, start_agent, sts)
     assert sent
     for r in sent:
         params = r["params"]
-        tags, i = {}, 1
-        while f"Tags.member.{i}.Key" in params:
-            tags[params[f"Tags.member.{i}.Key"]] = params.get(f"Tags.member.{i}.Value")
-            i += 1
-        assert tags == {"kubernetes-namespace": ns,
+        assert tags_of(params) == {"kubernetes-namespace": ns,
                         "kubernetes-pod-name": obj["metadata"]["name"],
                         "kubernetes-service-account": "tagged-sa",
                         "kubernetes-pod-uid": obj["metadata"]["uid"],
@@ -398,3 +403,55 @@ def test_iptables_rule_is_removed_on_exit_only_when_asked(kube, node, pods, star
     for _ in range(10):  # and it stays: nothing removes it later either
         assert dnat_rules(node) == 1, node.nat_rules()
         time.sleep(0.2)
+
+
+# -- what a pod-controlled session-name annotation must not change (compatibility.md) ---------------------
+SESSION_NAME = "iam.amazonaws.com/session-name"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "podiam bug: with --source-identity, SourceIdentity is the session name "
+    "(pod_directory.cpp: spec->source_identity = spec->key.session_name), and "
+    "identity::SessionName() returns the pod's iam.amazonaws.com/session-name annotation "
+    "instead of <namespace>.<pod> when it is set, so a pod chooses its own SourceIdentity "
+    "(here 'someone-else.admin-pod'); compatibility.md: a pod-controlled value must never set "
+    "the SourceIdentity"))
+def test_source_identity_stays_derived_from_namespace_and_pod_with_a_session_name_annotation(
+        kube, pods, start_agent, sts):
+    start_agent("--source-identity")
+    ns = namespace(kube, ["traced"])
+    (pod,) = pods(1)
+    obj = kube.run_pod(namespace=ns, pod_ip=pod.ip, annotations={
+        ROLE_KEY: "traced", SESSION_NAME: "someone-else.admin-pod"})
+
+    creds = credentials(pod, "traced")
+    assert sts.issued(creds["AccessKeyId"])["role_arn"] == BASE + "traced"
+    sent = [r for r in sts.requests("AssumeRole") if r["params"].get("RoleArn") == BASE + "traced"]
+    assert sent
+    for r in sent:
+        assert r["params"].get("SourceIdentity", "").startswith(session_of(obj)), r["params"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "podiam bug: the credential cache key is (role ARN, external ID, session name, session "
+    "policy) and the session name is the pod's iam.amazonaws.com/session-name annotation when "
+    "set, so two pods in different namespaces with the same role and the same annotation share "
+    "one cache entry: both are served the same AccessKeyId, whose session tags name only one of "
+    "the namespaces; compatibility.md: a pod-controlled value must never let it share another "
+    "namespace's cache entry or tags"))
+def test_the_same_session_name_annotation_in_two_namespaces_never_shares_credentials(
+        kube, pods, start_agent, sts):
+    start_agent("--session-tags")
+    ns_a = namespace(kube, ["shared"])
+    ns_b = namespace(kube, ["shared"])
+    pod_a, pod_b = pods(2)
+    for pod, ns in ((pod_a, ns_a), (pod_b, ns_b)):
+        kube.run_pod(namespace=ns, pod_ip=pod.ip,
+                     annotations={ROLE_KEY: "shared", SESSION_NAME: "same-session"})
+
+    key_a = credentials(pod_a, "shared")["AccessKeyId"]
+    key_b = credentials(pod_b, "shared")["AccessKeyId"]
+    assert key_a != key_b, "pods of two namespaces were served the same credentials"
+    tagged = {tags_of(r["params"]).get("kubernetes-namespace") for r in sts.requests("AssumeRole")
+              if r["params"].get("RoleArn") == BASE + "shared"}
+    assert {ns_a, ns_b} <= tagged, tagged
