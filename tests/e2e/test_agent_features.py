@@ -66,8 +66,9 @@ def wait_role(pod, role_name: str) -> None:
 def credentials(pod, role_name: str) -> dict:
     """The credentials the agent serves `pod` on the legacy IMDS path (after it lists the role)."""
     wait_role(pod, role_name)
-    status, body = answer(pod, CREDS + role_name)
-    assert status == 200, (status, body)
+    # Normally prefetched; polled anyway in case STS is slow (a 503 until the first answer).
+    _, body = poll(f"{pod}'s credentials for {role_name!r}", lambda: (
+        (a := answer(pod, CREDS + role_name))[0] == 200 and a))
     return json.loads(body)
 
 
