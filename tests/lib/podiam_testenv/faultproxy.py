@@ -63,6 +63,7 @@ FORWARDING = {"delay", "expire_in"}  # kinds that forward the request (after del
 ISSUED_MAX = 20000  # issued credentials remembered (oldest forgotten first)
 _EXPIRATION_RE = re.compile(rb"<Expiration>[^<]*</Expiration>")
 _ACCESS_KEY_RE = re.compile(rb"<AccessKeyId>([^<]*)</AccessKeyId>")
+_CREDENTIAL_RE = re.compile(r"\bCredential=([^/,\s]+)/")
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
               "upgrade", "content-length", "server", "date"}
 
@@ -122,10 +123,19 @@ class Fault:
         return _EXPIRATION_RE.sub(f"<Expiration>{stamp}</Expiration>".encode(), body)
 
 
+def _signing_key_id(headers) -> str | None:
+    """The access key id a SigV4-signed request was signed with (the Authorization header's
+    `Credential=<key id>/<date>/<region>/<service>/aws4_request`); None if unsigned. Only the
+    key id, never the signature."""
+    match = _CREDENTIAL_RE.search(headers.get("Authorization") or "")
+    return match.group(1) if match else None
+
+
 def _request_action(path: str, body: bytes) -> tuple[str, dict]:
-    params = dict(parse_qsl(urlsplit(path).query))
+    # Blank values are kept: an empty tag value is a parameter the client sent.
+    params = dict(parse_qsl(urlsplit(path).query, keep_blank_values=True))
     try:
-        params.update(parse_qsl(body.decode()))
+        params.update(parse_qsl(body.decode(), keep_blank_values=True))
     except UnicodeDecodeError:
         pass
     return params.get("Action", ""), params
@@ -179,7 +189,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.control_only:
             return self._send(404, b"control port: only /__proxy/ paths\n", "text/plain")
         action, params = _request_action(self.path, body)
-        fault = proxy._on_request(action, params)
+        fault = proxy._on_request(action, params, _signing_key_id(self.headers))
         if proxy.is_down or (fault and fault.kind == "reset"):
             return self._reset()
         if fault and fault.delay:
@@ -303,7 +313,8 @@ class FaultProxy:
             return dict(self._faulted)
 
     def requests(self, action: str | None = None) -> list[dict]:
-        """Recorded requests (newest last): {"action", "params", "time", "fault"}."""
+        """Recorded requests (newest last): {"action", "params", "time", "fault", "key_id"}
+        (key_id: the access key id of the request's SigV4 signature, None if unsigned)."""
         with self._lock:
             return [r for r in self._requests if action is None or r["action"] == action]
 
@@ -398,7 +409,7 @@ class FaultProxy:
             self._server = srv
         self._log("up")
 
-    def _on_request(self, action: str, params: dict) -> Fault | None:
+    def _on_request(self, action: str, params: dict, key_id: str | None = None) -> Fault | None:
         with self._lock:
             self._counts[action or "(none)"] += 1
             fault = next((f for f in self._faults if f.action in (None, action)), None)
@@ -409,7 +420,7 @@ class FaultProxy:
                     if fault.remaining <= 0:
                         self._faults.remove(fault)
             self._requests.append({"action": action, "params": params, "time": time.time(),
-                                   "fault": fault.kind if fault else None})
+                                   "fault": fault.kind if fault else None, "key_id": key_id})
             return fault
 
     def _record_issued(self, action: str, params: dict, data: bytes) -> None:
