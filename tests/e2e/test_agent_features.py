@@ -406,17 +406,10 @@ def test_iptables_rule_is_removed_on_exit_only_when_asked(kube, node, pods, star
         time.sleep(0.2)
 
 
-# -- what a pod-controlled session-name annotation must not change (compatibility.md) ---------------------
+# -- what a pod-controlled session-name annotation must not change (docs/agent.md, "Sessions") --
 SESSION_NAME = "iam.amazonaws.com/session-name"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "podiam bug: with --source-identity, SourceIdentity is the session name "
-    "(pod_directory.cpp: spec->source_identity = spec->key.session_name), and "
-    "identity::SessionName() returns the pod's iam.amazonaws.com/session-name annotation "
-    "instead of <namespace>.<pod> when it is set, so a pod chooses its own SourceIdentity "
-    "(here 'someone-else.admin-pod'); compatibility.md: a pod-controlled value must never set "
-    "the SourceIdentity"))
 def test_source_identity_stays_derived_from_namespace_and_pod_with_a_session_name_annotation(
         kube, pods, start_agent, sts):
     start_agent("--source-identity")
@@ -433,13 +426,6 @@ def test_source_identity_stays_derived_from_namespace_and_pod_with_a_session_nam
         assert r["params"].get("SourceIdentity", "").startswith(session_of(obj)), r["params"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "podiam bug: the credential cache key is (role ARN, external ID, session name, session "
-    "policy) and the session name is the pod's iam.amazonaws.com/session-name annotation when "
-    "set, so two pods in different namespaces with the same role and the same annotation share "
-    "one cache entry: both are served the same AccessKeyId, whose session tags name only one of "
-    "the namespaces; compatibility.md: a pod-controlled value must never let it share another "
-    "namespace's cache entry or tags"))
 def test_the_same_session_name_annotation_in_two_namespaces_never_shares_credentials(
         kube, pods, start_agent, sts):
     start_agent("--session-tags")
