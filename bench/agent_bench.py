@@ -5,6 +5,7 @@ bench/agent_report.py turns into the generated section of docs/benchmarks.md.
 
     PYTHONPATH=tests/lib ~/.cache/podiam/venv/bin/python bench/agent_bench.py \
         --podiam build-bench/bin/podiam --out /tmp/results.json [--quick] [--kube2iam BIN]
+        [--podiam-args "--session-scope=service-account"] [--rollout-pods 1000]
 
 Everything runs on the test environment of tests/lib/podiam_testenv: a real kube-apiserver,
 moto behind the counting STS proxy, a "node" network namespace per system and pod namespaces
@@ -19,6 +20,13 @@ Measurements (docs/benchmarks.md explains each one):
   4. VmRSS with 0, 110 and 1,000 pods on the node
   5. informer ingest: the agent's start-to-ready with 1,000 node pods in a 10,000-pod cluster,
      and podiam_bench_k8s_informer (10,000 realistic pods through the informer path)
+  6. STS volume of a rollout: one Deployment's N pods (same namespace, ServiceAccount and role)
+     created on a node, counted at the proxy, per system (podiam with its defaults, podiam with
+     --podiam-args, kube2iam)
+
+kube2iam is measured only when a binary built by hand is given (--kube2iam); the repository
+never builds it. It runs with podiam_testenv.kube2iam on the same node namespace, pods, DNAT
+rule and STS proxy as podiam.
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ from podiam_testenv.agent import Agent
 from podiam_testenv.cluster import Cluster, Rest
 from podiam_testenv.faultproxy import FaultProxy
 from podiam_testenv.kube import Kube, new_ip, unique
+from podiam_testenv.kube2iam import Kube2iam
 from podiam_testenv.moto import MotoServer
 from podiam_testenv.netns import (IMDS_IP, NODE_IP, Node, assert_host_forwarding_off, connect,
                                   netns_pids)
@@ -58,6 +67,7 @@ ALLOWED_KEY = "iam.amazonaws.com/allowed-roles"
 ROLES = [f"bench-role-{i}" for i in range(10)]
 CREDS_PATH = "/latest/meta-data/iam/security-credentials/"
 NGINX_PORT = 8282
+ROLLOUT_PODS_MAX = 5000  # --rollout-pods is capped here: pods are API objects on one node
 
 
 def log(msg: str) -> None:
@@ -271,6 +281,10 @@ class Bench:
         self.node_pods_big = 200 if q else 1000
         self.cluster_pods = 1000 if q else 10000
         self.sts_window = 30.0 if q else args.sts_window
+        self.rollout_pods = min(args.rollout_pods, 100 if q else ROLLOUT_PODS_MAX)
+        self.k2i: Kube2iam | None = None
+        self.podiam_help = subprocess.run([args.podiam, "agent", "--help"], capture_output=True,
+                                          text=True).stdout
         self.results: dict = {"quick": q, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                               "loadavg_start": Path("/proc/loadavg").read_text().split()[:3]}
         self.tmp = Path(tempfile.mkdtemp(prefix="podiam-agent-bench-"))
@@ -302,6 +316,8 @@ class Bench:
     def close(self):
         if self.agent is not None:
             self.agent.stop()
+        if self.k2i is not None:
+            self.k2i.stop()
         for close in reversed(self.closers):
             try:
                 close()
@@ -338,7 +354,8 @@ class Bench:
         return ROLES[i % len(ROLES)]
 
     def create_objects(self, names_ips: list[tuple[str, str | None, str | None]], node: str,
-                       workers: int = 6):
+                       workers: int = 6, namespace: str | None = None,
+                       service_account: str | None = None):
         """Creates pods (name, ip or None, role or None) on `node` in parallel, each thread with
         its own API session."""
         local = threading.local()
@@ -347,8 +364,8 @@ class Bench:
             name, ip, role = item
             if not hasattr(local, "kube"):
                 local.kube = Kube(Rest(self.cluster.server, self.cluster.admin_token,
-                                       self.cluster.ca_file), namespace=self.ns)
-            local.kube.create_pod(name=name, node=node,
+                                       self.cluster.ca_file), namespace=namespace or self.ns)
+            local.kube.create_pod(name=name, node=node, service_account=service_account,
                                   annotations={ROLE_KEY: role} if role else None)
             if ip:
                 local.kube.set_pod_status(name, pod_ip=ip)
@@ -357,25 +374,27 @@ class Bench:
             list(ex.map(one, names_ips))
 
     # -- 2. first-credential latency ------------------------------------------------------------
-    def first_credentials(self, pods, prefix: str, ahead: float) -> dict:
+    def first_credentials(self, pods, prefix: str, ahead: float, kube: Kube | None = None) -> dict:
         """For each pod: its IP is set, the clock starts, the pod polls until 200. ahead == 0: the
         pod object is created just before (as fast as the API allows); ahead > 0: all the pod
         objects are on the node `ahead` seconds before the first IP is set, as when the kubelet
         takes that long to start the sandbox and set up its network."""
+        kube = kube or self.kube
         log(f"first-credential latency over {len(pods)} pods (pods on the node {ahead:g} s "
             "before their IP)")
         names = [f"{prefix}{i:05d}" for i in range(len(pods))]
         if ahead > 0:
             self.create_objects([(n, None, self.role_of(i)) for i, n in enumerate(names)],
-                                self.kube.node)
+                                kube.node)
             time.sleep(ahead)
         sts0 = self.sts_metrics()
+        proxy0 = self.sts.counts("AssumeRole")
         lat, polls = [], []
         for i, (pod, name) in enumerate(zip(pods, names)):
             role = self.role_of(i)
             if ahead <= 0:
-                self.kube.create_pod(name=name, annotations={ROLE_KEY: role})
-            self.kube.set_pod_status(name, pod_ip=pod.ip)
+                kube.create_pod(name=name, annotations={ROLE_KEY: role})
+            kube.set_pod_status(name, pod_ip=pod.ip)
             t0 = time.perf_counter()
             n = 0
             while True:
@@ -396,13 +415,17 @@ class Bench:
         return {"pods": len(lat), "ahead_seconds": ahead, **pcts(lat), "polls_max": max(polls),
                 "polls_mean": statistics.mean(polls), "names": names,
                 "slowest": sorted(((round(ms, 1), i) for i, ms in enumerate(lat)), reverse=True)[:3],
-                "sts_calls_during": calls,
+                "sts_calls_during": calls if self.agent else None,
+                "proxy_calls_during": self.sts.counts("AssumeRole") - proxy0,
                 "sts_mean_ms": 1000 * (sts1["sum"] - sts0["sum"]) / calls if calls else None}
 
     def sts_metrics(self) -> dict:
-        """AssumeRole calls as the agent timed them (podiam_sts_call_duration_seconds)."""
-        text = self.agent.metrics()
+        """AssumeRole calls as the agent timed them (podiam_sts_call_duration_seconds); zeros
+        when no podiam agent runs (kube2iam)."""
         out = {"sum": 0.0, "count": 0.0}
+        if self.agent is None:
+            return out
+        text = self.agent.metrics()
         for line in text.splitlines():
             if 'action="AssumeRole"' not in line:
                 continue
@@ -426,11 +449,11 @@ class Bench:
 
     # -- 1. cached requests ----------------------------------------------------------------------
     def load(self, label: str, procs: Processes, role: str, token: str, pod,
-             saturation=True, rate=True) -> dict:
+             saturation=True, rate=True, modes=("get", "flow")) -> dict:
         out = {}
         conns, d = self.args.connections, self.duration
         if saturation:
-            for mode in ("get", "flow"):
+            for mode in modes:
                 log(f"  {label}: saturation {mode}")
                 out[f"sat_{mode}"] = run_wrk(pod, role, token, mode, d, conns, procs=procs,
                                              warmup=self.warmup)
@@ -496,6 +519,15 @@ class Bench:
         # nginx in a node namespace of its own, same body, same DNAT, same pod setup.
         self.nginx(body, token, role0)
 
+        # kube2iam, if a binary was given: same node namespace, pods and proxy as podiam.
+        if self.args.kube2iam:
+            try:
+                self.kube2iam(token, role0)
+            except Exception as e:  # noqa: BLE001 - reported in the results, the rest goes on
+                self.stop_kube2iam()
+                self.results["kube2iam"]["note"] = f"the run failed: {type(e).__name__}: {e}"
+                log(f"kube2iam failed: {e}")
+
         # 3. STS calls: a shortened schedule, while 5.'s cluster is filled.
         self.sts_and_fill(p)
 
@@ -515,6 +547,16 @@ class Bench:
         p["node_pods_big"], p["cluster_pods"] = self.node_pods_big, self.cluster_pods
         check_credentials(load_pod, role0)
         self.stop_agent()
+        if self.results["kube2iam"].get("measured"):
+            try:
+                self.kube2iam_big()
+            except Exception as e:  # noqa: BLE001
+                self.stop_kube2iam()
+                self.results["kube2iam"]["big_error"] = f"{type(e).__name__}: {e}"
+                log(f"kube2iam (big node) failed: {e}")
+
+        # 6. STS volume of a rollout of one Deployment.
+        self.rollouts()
 
         r["informer_bench"] = self.informer_bench()
         r["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
@@ -539,6 +581,174 @@ class Bench:
                 r[f"processes_{key}"] = len(procs.pids)
             finally:
                 stop_proc(proc)
+
+    # -- kube2iam (the peer), on the same node namespace, pods and STS proxy ----------------------
+    def start_kube2iam(self, kube: Kube, gomaxprocs: int | None = None) -> Kube2iam:
+        env = {"GOMAXPROCS": str(gomaxprocs)} if gomaxprocs else {}
+        k = Kube2iam(self.args.kube2iam, self.cluster, kube, self.node, self.sts, env=env)
+        self.k2i = k
+        k.start(timeout=120)
+        comm = Path(f"/proc/{k.proc.pid}/comm").read_text().strip()
+        if not comm.startswith("kube2iam"):
+            raise RuntimeError(f"kube2iam pid {k.proc.pid} is {comm!r}")
+        k.procs = Processes([k.proc.pid])
+        return k
+
+    def stop_kube2iam(self):
+        if self.k2i is not None:
+            code = self.k2i.stop()
+            if code not in (0, None):
+                log(f"kube2iam exited {code}:\n{self.k2i.log_tail()}")
+            self.k2i = None
+
+    def kube2iam(self, token: str, role: str):
+        """The podiam measurements 1, 2 and 4 again for kube2iam. It gets a Kubernetes node of its
+        own (pods of earlier runs are not on it) in the same node network namespace, so the same
+        pod namespaces and source IPs talk to it."""
+        k = self.results["kube2iam"]
+        kube = Kube(self.cluster.rest, namespace=self.ns)
+        log(f"kube2iam ({self.args.kube2iam}) with 0 pods on its node {kube.node}")
+        agent = self.start_kube2iam(kube)
+        k["ready_seconds_empty"] = agent.ready_seconds
+        time.sleep(2)
+        k["rss_kib"] = {"0": agent.procs.rss_kib()}
+        k["rss_detail"] = {"0": rss_detail(agent.proc.pid)}
+        n = self.first_pods
+        k["first_credential_ms"] = self.first_credentials(self.pods[:n], "k", 0, kube)
+        extra = [(f"kx{i:05d}", new_ip(), None) for i in range(n, self.node_pods_mid)]
+        self.create_objects(extra, kube.node)
+        time.sleep(2)
+        k["rss_kib"]["110"] = agent.procs.rss_kib()
+        k["rss_detail"]["110"] = rss_detail(agent.proc.pid)
+        fa = self.first_credentials(self.pods[n:], "l", 1.0, kube)
+        k["first_credential_ahead_ms"] = fa
+        self.delete_objects(fa["names"])
+        load_pod = self.pods[0]
+        check_credentials(load_pod, role, token)
+        k["threads_default"] = "GOMAXPROCS unset"
+        k["all"] = self.load("kube2iam", agent.procs, role, token, load_pod, modes=("get",))
+        k["rss_kib"]["110_after_load"] = agent.procs.rss_kib()
+        k["rss_detail"]["110_after_load"] = rss_detail(agent.proc.pid)
+        k["sts_first_runs"] = self.sts.counts("AssumeRole")
+        self.stop_kube2iam()
+        log("kube2iam with GOMAXPROCS=1")
+        agent = self.start_kube2iam(kube, gomaxprocs=1)
+        check_credentials(load_pod, role, token)
+        k["one"] = self.load("kube2iam GOMAXPROCS=1", agent.procs, role, token, load_pod,
+                             rate=False, modes=("get",))
+        self.stop_kube2iam()
+        k["measured"] = True
+
+    def kube2iam_big(self):
+        """kube2iam started on podiam's node once it holds node_pods_big pods in a cluster of
+        cluster_pods: start to listening (it listens after its caches synced) and RSS."""
+        k = self.results["kube2iam"]
+        log(f"kube2iam with {self.node_pods_big} pods on its node, {self.cluster_pods} in the "
+            "cluster")
+        agent = self.start_kube2iam(self.kube)
+        k["ready_seconds_big"] = agent.ready_seconds
+        time.sleep(2)
+        k["rss_kib"][str(self.node_pods_big)] = agent.procs.rss_kib()
+        k["rss_detail"][str(self.node_pods_big)] = rss_detail(agent.proc.pid)
+        check_credentials(self.pods[0], self.role_of(0))
+        self.stop_kube2iam()
+
+    # -- 6. STS volume of a rollout ----------------------------------------------------------------
+    def rollouts(self):
+        """One Deployment's rollout_pods pods (one namespace, one ServiceAccount, one role) created
+        on a node, per system; AssumeRole calls counted at the proxy. Each system gets a fresh
+        Kubernetes node (so it sees only its own rollout) in the same node namespace. The first
+        `requesters` pods get the IPs of pod namespaces and each asks for its credentials once
+        (kube2iam fetches only on a request); the others get unused IPs and never ask."""
+        n = self.rollout_pods
+        requesters = min(n, len(self.pods))
+        out = self.results["rollout"] = {"pods": n, "requesters": requesters, "role": ROLES[0],
+                                         "rows": []}
+        rows = [("podiam (default: one session per pod)", "podiam", ())]
+        if self.args.podiam_args:
+            extra = tuple(self.args.podiam_args.split())
+            rows.append((f"podiam {' '.join(extra)}", "podiam", extra))
+        if self.args.kube2iam:
+            rows.append(("kube2iam (one session per role)", "kube2iam", ()))
+        for label, system, extra in rows:
+            row = {"label": label, "system": system, "args": list(extra)}
+            out["rows"].append(row)
+            if system == "podiam" and extra:
+                missing = [f for f in extra if f.startswith("--") and
+                           f.split("=", 1)[0] not in self.podiam_help]
+                if missing:
+                    row["skipped"] = (f"{Path(self.args.podiam).name} does not accept "
+                                      f"{', '.join(missing)} (not in `podiam agent --help`)")
+                    log(f"rollout {label}: skipped: {row['skipped']}")
+                    continue
+            try:
+                row.update(self.rollout(label, system, extra, n, requesters))
+            except Exception as e:  # noqa: BLE001 - a row that fails is reported, not fatal
+                row["error"] = f"{type(e).__name__}: {e}"
+                log(f"rollout {label}: failed: {row['error']}")
+                self.stop_agent()
+                self.stop_kube2iam()
+
+    def rollout(self, label: str, system: str, extra: tuple, n: int, requesters: int) -> dict:
+        ns = self.kube.create_namespace(unique("rollout"), annotations={
+            ALLOWED_KEY: json.dumps(ROLES)})["metadata"]["name"]
+        kube = Kube(self.cluster.rest, namespace=ns)
+        kube.create_service_account("app")
+        log(f"rollout: {label}: {n} pods of one Deployment on node {kube.node}")
+        self.sts.reset_counts()
+        if system == "podiam":
+            os.environ["PODIAM_BUILD_DIR"] = str(Path(self.args.podiam).resolve().parent.parent)
+            agent = Agent(self.cluster, kube, self.node, self.sts, extra)
+            self.agent = agent
+            agent.start(wait_ready=False)
+            agent.wait_ready(timeout=120)
+        else:
+            self.start_kube2iam(kube)
+        base = self.sts.counts("AssumeRole")  # start-up calls, if any
+        role = ROLES[0]
+        items = [(f"app-{i:05d}", self.pods[i].ip if i < requesters else new_ip(), role)
+                 for i in range(n)]
+        t0 = time.monotonic()
+        self.create_objects(items, kube.node, namespace=ns, service_account="app")
+        created = time.monotonic() - t0
+        # Each requester asks once, as a starting workload's SDK does.
+        failed = []
+
+        def ask(pod):
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    status, _ = pod_http(pod, "GET", CREDS_PATH + role)
+                except OSError:
+                    status = 0
+                if status == 200:
+                    return
+                if time.monotonic() > deadline:
+                    failed.append(pod.name)
+                    return
+                time.sleep(0.05)
+
+        with ThreadPoolExecutor(8) as ex:
+            list(ex.map(ask, self.pods[:requesters]))
+        # Settled: no new AssumeRole for 3 s (at most 180 s after the pods were created).
+        last, quiet_since, deadline = -1, time.monotonic(), time.monotonic() + 180
+        while time.monotonic() < deadline:
+            c = self.sts.counts("AssumeRole")
+            if c != last:
+                last, quiet_since = c, time.monotonic()
+            elif time.monotonic() - quiet_since >= 3:
+                break
+            time.sleep(0.25)
+        settled = time.monotonic() - t0
+        issued = self.sts.issued()
+        calls = self.sts.counts("AssumeRole") - base
+        if system == "podiam":
+            self.stop_agent()
+        else:
+            self.stop_kube2iam()
+        return {"assume_role": calls, "created_seconds": created, "settled_seconds": settled,
+                "sessions": len({v["session"] for v in issued.values()}),
+                "requests_failed": len(failed), "namespace": ns}
 
     def sts_and_fill(self, p: dict):
         # Refresh period = session - refresh_before - U(0, 0.1 * refresh_before) (jitter), and
@@ -671,6 +881,13 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="short smoke run")
     ap.add_argument("--kube2iam", default="", help="kube2iam binary (skipped when empty)")
     ap.add_argument("--kube2iam-note", default="", help="why kube2iam is not measured")
+    ap.add_argument("--kube2iam-version", default="",
+                    help="what the kube2iam binary is (commit, Go version), for the report")
+    ap.add_argument("--podiam-args", default="--session-scope=service-account",
+                    help="extra agent flags for a second podiam row of the rollout measurement "
+                         "(skipped with a note when `podiam agent --help` lacks one; '' = no row)")
+    ap.add_argument("--rollout-pods", type=int, default=1000,
+                    help=f"pods in the rollout measurement (at most {ROLLOUT_PODS_MAX})")
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--rate-connections", type=int, default=50)
@@ -683,11 +900,12 @@ def main(argv=None) -> int:
     t0 = time.monotonic()
     try:
         bench.results["machine"] = machine_facts(args.podiam)
-        note = args.kube2iam_note or "no kube2iam binary given"
-        if args.kube2iam:  # the launcher is not written: see bench/kube2iam/README.md
-            note = (f"{args.kube2iam} given, but the harness cannot run kube2iam against moto yet "
-                    "(see bench/kube2iam/README.md)")
+        note = args.kube2iam_note or ("no kube2iam binary given (`scripts/bench --kube2iam PATH` "
+                                      "takes one built by hand)")
         bench.results["kube2iam"] = {"measured": False, "note": note}
+        if args.kube2iam:
+            bench.results["kube2iam"].update(binary=args.kube2iam,
+                                             version=args.kube2iam_version or "kube2iam")
         bench.setup()
         bench.run()
     finally:
@@ -696,7 +914,7 @@ def main(argv=None) -> int:
     bench.results["params"] = {
         "duration": bench.duration, "warmup": bench.warmup, "connections": args.connections,
         "rate_connections": args.rate_connections, "rate_delay_ms": args.rate_delay_ms,
-        "sts_window": bench.sts_window}
+        "sts_window": bench.sts_window, "rollout_pods": bench.rollout_pods}
     Path(args.out).write_text(json.dumps(bench.results, indent=1, default=str))
     log(f"done in {bench.results['seconds']:.0f} s; results in {args.out}")
     return 0

@@ -47,8 +47,9 @@ def render(r: dict, command: str) -> str:
     m, p, n, k = r["machine"], r["podiam"], r["nginx"], r["kube2iam"]
     pv = f"podiam {m['podiam_sha']}"
     nv = m["nginx"]
-    kv = k.get("version", "kube2iam") if k.get("measured") else "kube2iam"
+    kv = "kube2iam"
     k_na = f"not measured ({k.get('note', '')})" if not k.get("measured") else ""
+    k_flow_na = "not run (kube2iam proxies the token PUT to the node's metadata service)"
     pr = r["params"]
     threads = p.get("threads_default", 2)
     out = []
@@ -64,13 +65,19 @@ def render(r: dict, command: str) -> str:
       "(1/5/15 min; the machine is shared, so load above the CPU count means the numbers are "
       "pessimistic for everyone alike).")
     w(f"- Versions: {pv} (`{m['podiam_version']}`, Release, {m['compiler']}); {nv}; "
-      f"{m['wrk']}; kube2iam: {kv if k.get('measured') else k_na}.")
+      f"{m['wrk']}; kube2iam: "
+      f"{k.get('version', 'kube2iam') + ' (' + k.get('binary', '') + ')' if k.get('measured') else k_na}.")
     w(f"- Body: the credential JSON podiam serves ({r['body_bytes']} bytes); nginx serves the "
       "same bytes from a file (`open_file_cache`, `access_log off`) and answers the token PUT "
       "and the role list with `return 200`.")
     w("- Setup: each system in its own node network namespace; wrk runs inside a pod namespace "
       "and reaches 169.254.169.254:80 through the node's DNAT rule, as a pod does. One pod "
-      "(one source IP) generates the load; the agent serves it from its credential cache.")
+      "(one source IP) generates the load; the agent serves it from its credential cache. "
+      "kube2iam runs in podiam's node namespace with the same pods, DNAT rule and STS proxy "
+      "(`tests/lib/podiam_testenv/kube2iam.py`: `--iptables=false`, `--namespace-restrictions`, "
+      "`--log-level warning` because at its default level it logs every request, STS through "
+      "`AWS_ENDPOINT_URL_STS` with an EC2 stub answering DescribeRegions); its one-core row "
+      "is `GOMAXPROCS=1`.")
     w(f"- Saturation: `wrk -t2 -c{pr['connections']} -d{pr['duration']:g}s` after a "
       f"{pr['warmup']:g} s warm-up, wrk sharing the {m['cpus']} CPUs with the server. "
       "*GET*: `GET .../security-credentials/<role>` with an IMDSv2 token header. *flow*: the "
@@ -94,12 +101,15 @@ def render(r: dict, command: str) -> str:
             prps = get(p, key, f"sat_{mode}", "rps")
             nrps = get(n, key, f"sat_{mode}", "rps")
             krps = get(k, key, f"sat_{mode}", "rps")
-            w(f"| {mlabel} | {pv} ({plabel}) vs {nv} ({nlabel}) vs kube2iam | {fmt_int(prps)} | "
-              f"{fmt_int(nrps)} | {ratio(prps, nrps)} | {fmt_int(krps) if krps else NA} | "
+            klabel = "GOMAXPROCS unset" if key == "all" else "GOMAXPROCS=1"
+            kcell = fmt_int(krps) if krps else (k_flow_na if mode == "flow" and k.get("measured")
+                                                else NA)
+            w(f"| {mlabel} | {pv} ({plabel}) vs {nv} ({nlabel}) vs kube2iam ({klabel}) | "
+              f"{fmt_int(prps)} | {fmt_int(nrps)} | {ratio(prps, nrps)} | {kcell} | "
               f"{ratio(prps, krps) if krps else NA} |")
     w("")
     errs = [(s, key, mode, get(d, key, f"sat_{mode}", "errors"))
-            for s, d in (("podiam", p), ("nginx", n)) for key in ("all", "one")
+            for s, d in (("podiam", p), ("nginx", n), ("kube2iam", k)) for key in ("all", "one")
             for mode in ("get", "flow")]
     bad = [f"{s} {key} {mode}: {e}" for s, key, mode, e in errs if e]
     w(f"Errors (connect/read/write/timeout/non-2xx): {', '.join(bad) if bad else 'none'}. "
@@ -127,7 +137,8 @@ def render(r: dict, command: str) -> str:
     w("")
     w(f"Ratios ({pv} / {nv}): p99 {ratio(pr99, nr99)}, CPU per request "
       f"{ratio(get(p, 'all', 'rate_get', 'cpu_us_per_request'), get(n, 'all', 'rate_get', 'cpu_us_per_request'))}"
-      f"; {pv} / kube2iam: {NA if not k.get('measured') else ''}.")
+      f"; {pv} / kube2iam: p99 {ratio(pr99, get(k, 'all', 'rate_get', 'p99'))}, CPU per request "
+      f"{ratio(get(p, 'all', 'rate_get', 'cpu_us_per_request'), get(k, 'all', 'rate_get', 'cpu_us_per_request'))}.")
     w("")
 
     # 2. first credential
@@ -159,9 +170,16 @@ def render(r: dict, command: str) -> str:
             for label, x in (("IP at once", fc), ("on the node 1 s before", fa))
             if x and x.get("slowest")]
     kfc = get(k, "first_credential_ms")
+    kfa = get(k, "first_credential_ahead_ms")
     if kfc:
-        w(f"| {kv} | IP at once | {kfc['p50']:.1f} | {kfc['p99']:.1f} | {kfc['max']:.1f} | "
-          f"{kfc['mean']:.1f} | |")
+        for label, x in (("IP at once", kfc), ("on the node 1 s before", kfa)):
+            if x:
+                w(f"| {kv} | {label} | {x['p50']:.1f} | {x['p99']:.1f} | {x['max']:.1f} | "
+                  f"{x['mean']:.1f} | {x.get('proxy_calls_during', 0):.0f} (counted at the "
+                  "proxy) |")
+                if x.get("slowest"):
+                    slow.append(f"kube2iam {label}: " + ", ".join(
+                        f"#{i} {ms} ms" for ms, i in x["slowest"]))
     else:
         w(f"| kube2iam | both | {NA} | {NA} | {NA} | {NA} | {k_na} |")
     w("")
@@ -202,7 +220,7 @@ def render(r: dict, command: str) -> str:
     w(f"| kube2iam | {NA} | {NA} | {NA} | {NA} | {NA} | "
       f"{ksts if ksts else f'not measured; from its source: at most {roles * 4} ({roles} roles × 60/15 min)'} |")
     w("")
-    w("kube2iam (`iam/iam.go`, read, not run) caches credentials per *role*, not per pod, for "
+    w("kube2iam (`iam/iam.go`) caches credentials per *role*, not per pod, for "
       "`--iam-role-session-ttl` (default 15 min, with `DurationSeconds` twice that) and fetches "
       "only when a request finds the entry missing or expired, so it makes at most one call per "
       "role per 15 min, all pods of a role sharing one session named after the first requester's "
@@ -245,26 +263,47 @@ def render(r: dict, command: str) -> str:
         anon, files = split(key)
         w(f"| {pv} | {pods_label} | {mib(rss.get(key))} | {anon} | {files} | {note} |")
     w(f"| {nv} | n/a | {mib(n.get('rss_kib'))} | | | master + workers, serving one file |")
-    w(f"| kube2iam | 0 / 110 / 1,000 | {NA} | | | {k_na} |")
+    krss, kdet = k.get("rss_kib") or {}, k.get("rss_detail") or {}
+    if krss:
+        for key, pods_label, note in (
+                ("0", "0", "listening, idle"),
+                ("110", str(p["node_pods_mid"]), f"{fc['pods']} pods served once (one session "
+                 "per role)"),
+                ("110_after_load", str(p["node_pods_mid"]), "after the saturation and "
+                 "fixed-rate runs"),
+                (big, f"{p['node_pods_big']:,}", f"started with {p['cluster_pods']:,} pods in "
+                 "the cluster")):
+            d = kdet.get(key) or {}
+            w(f"| kube2iam | {pods_label} | {mib(krss.get(key))} | {mib(d.get('RssAnon'))} | "
+              f"{mib(d.get('RssFile'))} | {note} |")
+    else:
+        w(f"| kube2iam | 0 / 110 / 1,000 | {NA} | | | {k_na} |")
     w("")
     pcpu = get(p, "all", "rate_get", "cpu_core_pct_per_krps")
     ncpu = get(n, "all", "rate_get", "cpu_core_pct_per_krps")
     pcpu_s = NA if pcpu is None else f"{pcpu:.2f} %"
     ncpu_s = NA if ncpu is None else f"{ncpu:.2f} %"
+    kcpu = get(k, "all", "rate_get", "cpu_core_pct_per_krps")
     w(f"CPU per 1,000 requests/s (from 1b): {pv} {pcpu_s} of a core; {nv} {ncpu_s}; "
-      f"kube2iam {NA}.")
+      f"kube2iam {NA if kcpu is None else f'{kcpu:.2f} %'}.")
     w("")
 
     # 5. informer
     w(f"### 5. Informer ingest ({p['cluster_pods']:,}-pod cluster)")
     w("")
-    w(f"| measurement | {pv} |")
-    w("|---|---:|")
-    w(f"| agent start → ready, 0 pods on the node (small cluster) | "
-      f"{p['ready_seconds_empty']:.2f} s |")
+    def secs(v):
+        return NA if v is None else f"{v:.2f} s"
+
+    w(f"| measurement | {pv} | kube2iam |")
+    w("|---|---:|---:|")
+    w(f"| agent start → ready (kube2iam: → listening, after its caches synced), 0 pods on the "
+      f"node (small cluster) | {secs(p['ready_seconds_empty'])} | "
+      f"{secs(k.get('ready_seconds_empty'))} |")
     w(f"| agent start → ready, {p['node_pods_big']:,} pods on the node, "
-      f"{p['cluster_pods']:,} in the cluster | {p['ready_seconds_big']:.2f} s |")
-    w(f"| RSS after that start | {mib(rss.get(big))} MiB |")
+      f"{p['cluster_pods']:,} in the cluster | {secs(p['ready_seconds_big'])} | "
+      f"{secs(k.get('ready_seconds_big'))} |")
+    w(f"| RSS after that start | {mib(rss.get(big))} MiB | "
+      f"{mib((k.get('rss_kib') or {}).get(big))} MiB |")
     ib = r.get("informer_bench") or {}
     for name, label in (("BM_InformerListIngest", "list ingest, 10,000 realistic pods (4.7 KB each)"),
                         ("BM_InformerWatchIngest", "watch ingest, 10,000 MODIFIED events")):
@@ -282,11 +321,36 @@ def render(r: dict, command: str) -> str:
               f"{', '.join(f'{k2} {v:,.0f}' for k2, v in sorted(extra.items()))} |")
     w("")
     w("The agent's informer uses a `spec.nodeName` field selector, so the apiserver sends it only "
-      "its node's pods: cluster size costs the apiserver, not the agent. The test pods are the "
-      "minimal objects of `Kube.create_pod` (about 1 KB), so the benchmark rows above are the "
-      "ones that measure parsing realistic pods. kube2iam (which lists and watches every pod "
-      f"in the cluster) is {k_na or 'measured above'}.")
+      "its node's pods: cluster size costs the apiserver, not the agent; kube2iam does the same "
+      "when given `--node`, as here. The test pods are the minimal objects of `Kube.create_pod` "
+      "(about 1 KB), so the `podiam_bench_k8s_informer` rows are the ones that measure parsing "
+      "realistic pods.")
     w("")
+
+    # 6. rollout
+    ro = r.get("rollout")
+    if ro:
+        w(f"### 6. STS calls for a rollout of one Deployment ({ro['pods']:,} pods)")
+        w("")
+        w(f"{ro['pods']:,} pods in one namespace with one ServiceAccount and the same role "
+          f"annotation (`{ro['role']}`), created on the system's node by 6 parallel API clients "
+          f"(each system gets a fresh node); the first {ro['requesters']} get the IPs of pod "
+          "namespaces and each asks for its credentials once (kube2iam fetches only on a "
+          "request), the rest get unused IPs and never ask. AssumeRole calls counted at the "
+          "proxy until none came for 3 s.")
+        w("")
+        w("| system | AssumeRole calls | distinct sessions | pods created in | settled after | "
+          "requests that got no credentials in 60 s |")
+        w("|---|---:|---:|---:|---:|---:|")
+        for row in ro["rows"]:
+            if row.get("skipped") or row.get("error"):
+                why = row.get("skipped") or f"failed: {row['error']}"
+                w(f"| {row['label']} | {NA} | {NA} | {NA} | {NA} | {why} |")
+                continue
+            w(f"| {row['label']} | {row['assume_role']:,} | {row['sessions']:,} | "
+              f"{row['created_seconds']:.1f} s | {row['settled_seconds']:.1f} s | "
+              f"{row['requests_failed']} |")
+        w("")
     w("### Targets")
     w("")
     tgt = []
@@ -294,7 +358,8 @@ def render(r: dict, command: str) -> str:
     tgt.append(f"- Throughput ≥ 0.7× nginx: GET all cores {r_all}, GET one thread "
                f"{ratio(get(p, 'one', 'sat_get', 'rps'), get(n, 'one', 'sat_get', 'rps'))}, "
                f"flow all cores {ratio(get(p, 'all', 'sat_flow', 'rps'), get(n, 'all', 'sat_flow', 'rps'))}.")
-    tgt.append(f"- Throughput ≥ 3× kube2iam: {k_na or 'see table 1'}.")
+    tgt.append(f"- Throughput ≥ 3× kube2iam: "
+               f"{k_na or 'GET all cores ' + ratio(get(p, 'all', 'sat_get', 'rps'), get(k, 'all', 'sat_get', 'rps')) + ', GET one thread ' + ratio(get(p, 'one', 'sat_get', 'rps'), get(k, 'one', 'sat_get', 'rps'))}.")
     tgt.append(f"- p99 ≤ 1 ms at ~5,000 req/s: {fmt_ms(pr99)} ms.")
     tgt.append(f"- First credential p99 ≤ 50 ms: {fa['p99']:.1f} ms with the pods on the node "
                f"1 s before their IPs, {fc['p99']:.1f} ms when the IP is set at once."

@@ -44,7 +44,6 @@ import struct
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
 from . import netns as nsmod
@@ -141,8 +140,7 @@ def _request_action(path: str, body: bytes) -> tuple[str, dict]:
     return params.get("Action", ""), params
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(nsmod.HttpHandler):  # one write per response, TCP_NODELAY (see HttpHandler)
     server_version = "podiam-faultproxy"
     control_only = False
 

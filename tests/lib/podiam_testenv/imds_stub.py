@@ -11,7 +11,8 @@ import datetime as dt
 import json
 import secrets
 import threading
-from http.server import BaseHTTPRequestHandler
+
+from .netns import HttpHandler
 
 CREDS_PATH = "/latest/meta-data/iam/security-credentials"
 
@@ -54,8 +55,7 @@ class ImdsStub:
         with self._lock:
             return [r["path"] for r in self.requests if method in (None, r["method"])]
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(HttpHandler):  # one write per response (see netns.HttpHandler)
 
         def log_message(self, fmt, *args):
             pass
