@@ -192,9 +192,11 @@ class OnePod final : public CallerDirectory {
   std::shared_ptr<const Caller> Find(std::string_view ip) override {
     return ip == caller_.ip ? std::make_shared<const Caller>(caller_) : nullptr;
   }
-  std::shared_ptr<const Caller> Await(std::string_view ip, SteadyTime /*deadline*/) override {
-    return Find(ip);
+  void Await(std::string_view ip, SteadyTime /*deadline*/, AwaitCallback done) override {
+    done({.caller = Find(ip)});
   }
+  bool Ready() override { return true; }
+  bool IsNodeAddress(std::string_view /*ip*/) override { return false; }
 
  private:
   Caller caller_;
