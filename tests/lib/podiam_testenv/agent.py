@@ -72,6 +72,38 @@ def apply_agent_rbac(cluster: Cluster) -> None:
                     rest.put(f"{url}/{name}", doc)
 
 
+def node_agent_env(home: Path) -> dict[str, str]:
+    """The environment every credential agent under test gets (podiam, and kube2iam in the
+    benchmark): the node's own AWS keys, a region, and no metadata service for itself."""
+    return {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": str(home),
+        "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "node-agent-secret-not-for-pods",
+        "AWS_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def stop_group(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
+    """Signals the process group of `proc` (SIGKILL after `timeout`) and returns its exit code."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+    return proc.returncode
+
+
+def log_tail(path: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
 class Agent:
     def __init__(self, cluster: Cluster, kube: Kube, node: Node, sts, args: tuple[str, ...] = ()):
         self.cluster, self.kube, self.node, self.sts = cluster, kube, node, sts
@@ -108,12 +140,7 @@ class Agent:
                "--iptables", "--host-interface", f"{NODE_VETH_PREFIX}+", "--host-ip", NODE_IP,
                *self.args]
         env = {
-            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "HOME": str(self.dir),
-            "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
-            "AWS_SECRET_ACCESS_KEY": "node-agent-secret-not-for-pods",
-            "AWS_REGION": "us-east-1",
-            "AWS_EC2_METADATA_DISABLED": "true",
+            **node_agent_env(self.dir),
             # Debug logging in tests, so that the secrets-in-log check at teardown covers it.
             "PODIAM_LOG_LEVEL": os.environ.get("PODIAM_AGENT_LOG_LEVEL", "debug"),
         }
@@ -176,15 +203,9 @@ class Agent:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int | None:
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        code = stop_group(self.proc, sig, timeout)
         self.log.close()
-        return self.proc.returncode
+        return code
 
     # -- observing ------------------------------------------------------------------------------
     def ops(self, path: str) -> tuple[int, str]:
@@ -213,10 +234,7 @@ class Agent:
         return total
 
     def log_tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return log_tail(self.log_path, lines)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -20,7 +20,6 @@ What kube2iam needs besides, all on node addresses only:
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import yaml
 
-from .agent import BASE_ROLE_ARN, Agent, apply_agent_rbac
+from .agent import BASE_ROLE_ARN, Agent, apply_agent_rbac, log_tail, node_agent_env, stop_group
 from .cluster import Cluster
 from .ec2_stub import Ec2Stub
 from .kube import Kube
@@ -94,12 +93,7 @@ class Kube2iam:
                "--log-level", "warning",
                *self.args]
         env = {
-            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "HOME": str(self.dir),
-            "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
-            "AWS_SECRET_ACCESS_KEY": "node-agent-secret-not-for-pods",
-            "AWS_REGION": "us-east-1",
-            "AWS_EC2_METADATA_DISABLED": "true",
+            **node_agent_env(self.dir),
             "AWS_ENDPOINT_URL_STS": sts_endpoint,
             "AWS_ENDPOINT_URL_EC2": self._ec2_server.url,
             **self.extra_env,
@@ -127,19 +121,9 @@ class Kube2iam:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int | None:
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        code = stop_group(self.proc, sig, timeout)
         self.log.close()
-        code = self.proc.returncode
         return 0 if code in (-signal.SIGTERM, 143) else code  # Go dies of SIGTERM by default
 
     def log_tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return log_tail(self.log_path, lines)
