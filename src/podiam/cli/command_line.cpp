@@ -283,7 +283,20 @@ Invocation ParseCommandLine(const std::vector<std::string>& args) {
     return app.help();
   };
 
-  std::vector<std::string> reversed(args.rbegin(), args.rend() - (args.empty() ? 0 : 1));
+  // kube2iam's chart passes its flags with no subcommand (its image's entrypoint is kube2iam): a
+  // command line that starts with a flag and names no subcommand is `podiam agent`.
+  std::vector<std::string> given = args;
+  auto names_a_subcommand =
+      std::any_of(given.begin() + (given.empty() ? 0 : 1), given.end(), [](const std::string& a) {
+        return std::any_of(kSubcommands.begin(), kSubcommands.end(),
+                           [&a](const SubcommandInfo& s) { return a == s.name; });
+      });
+  if (given.size() > 1 && given[1].starts_with("-") && !names_a_subcommand &&
+      given[1] != "--help" && given[1] != "-h" && given[1] != "--help-all" &&
+      given[1] != "--version") {
+    given.insert(given.begin() + 1, "agent");
+  }
+  std::vector<std::string> reversed(given.rbegin(), given.rend() - (given.empty() ? 0 : 1));
   try {
     app.parse(reversed);
   } catch (const CLI::CallForHelp&) {

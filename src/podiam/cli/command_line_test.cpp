@@ -160,5 +160,24 @@ TEST(CommandLineTest, EnvNames) {
   EXPECT_EQ(EnvNameForFlag("--iptables"), "PODIAM_IPTABLES");
 }
 
+// kube2iam's chart renders only flags (its image's entrypoint is kube2iam): they mean `agent`.
+TEST(CommandLineTest, FlagsWithoutASubcommandMeanAgent) {
+  auto r = ParseCommandLine(std::vector<std::string>{"podiam", "--host-interface=cali+",
+                                                     "--node=n1", "--app-port=8181",
+                                                     "--iptables=true", "--host-ip=10.0.0.5"});
+  ASSERT_FALSE(r.exit_code) << r.stderr_text;
+  EXPECT_EQ(r.command, Command::kAgent);
+  EXPECT_EQ(r.agent.node, "n1");
+  EXPECT_EQ(r.agent.host_interface, "cali+");
+  // A named subcommand, --help and --version keep their meaning.
+  EXPECT_EQ(ParseCommandLine(
+                std::vector<std::string>{"podiam", "--log-level", "debug", "agent", "--node", "n1"})
+                .command,
+            Command::kAgent);
+  auto version = ParseCommandLine(std::vector<std::string>{"podiam", "--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_NE(version.stdout_text.find("podiam "), std::string::npos);
+}
+
 }  // namespace
 }  // namespace podiam::cli
