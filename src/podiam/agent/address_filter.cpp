@@ -83,12 +83,13 @@ Result<std::unique_ptr<AddressFilter>> AddressFilter::Create(
     std::chrono::seconds refresh) {
   std::vector<Range> ranges;
   for (const auto& cidr : pod_cidrs) {
-    auto slash = cidr.find('/');
-    auto bytes = Bytes(std::string_view(cidr).substr(0, slash));
+    const std::string_view text = cidr;
+    auto slash = text.find('/');
+    auto bytes = Bytes(text.substr(0, slash));
     unsigned prefix = 0;
-    bool ok = slash != std::string::npos && bytes.has_value();
+    bool ok = slash != std::string_view::npos && bytes.has_value();
     if (ok) {
-      std::string_view p = std::string_view(cidr).substr(slash + 1);
+      std::string_view p = text.substr(slash + 1);
       auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), prefix);
       ok = ec == std::errc() && ptr == p.data() + p.size() && !p.empty() &&
            prefix <= bytes->size() * 8;

@@ -157,7 +157,7 @@ void ImdsHandler::Handle(http::Request request, http::ResponseCallback done) {
 
   if (auto caller = directory_.Find(request.peer.address)) {
     return Respond(std::move(request), route, std::move(role_in_path), std::move(caller), started,
-                   std::move(done));
+                   done);
   }
   std::string ip = request.peer.address;
   directory_.Await(
@@ -177,13 +177,13 @@ void ImdsHandler::Handle(http::Request request, http::ResponseCallback done) {
               done);
         }
         Respond(std::move(request), route, std::move(role_in_path), std::move(found.caller),
-                started, std::move(done));
+                started, done);
       });
 }
 
 void ImdsHandler::Respond(http::Request request, Route route, std::string role_in_path,
                           std::shared_ptr<const Caller> caller, SteadyTime started,
-                          http::ResponseCallback done) {
+                          const http::ResponseCallback& done) {
   if (auto answer = Answer(request, route, role_in_path, *caller, false, started)) {
     return Finish(route, started, std::move(*answer), done);
   }

@@ -116,7 +116,7 @@ class ImdsHandler final : public http::Handler {
   // Answers for a known caller: inline when it can, else through the offload queue.
   void Respond(http::Request request, Route route, std::string role_in_path,
                std::shared_ptr<const Caller> caller, SteadyTime started,
-               http::ResponseCallback done);
+               const http::ResponseCallback& done);
   void Finish(Route route, SteadyTime started, http::Response response,
               const http::ResponseCallback& done);
 
