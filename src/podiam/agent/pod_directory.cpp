@@ -466,11 +466,10 @@ void PodDirectory::Await(std::string_view ip, metadata::SteadyTime deadline,
       unknown_callers_.WithLabels({"overloaded"}).Inc();
       return done({.overloaded = true});
     }
-    // A recent miss waits for the watch only: the apiserver said "nobody" a moment ago.
-    waiting.waiters.push_back({.deadline = deadline,
-                               .lookup_at = recent_miss
-                                                ? metadata::SteadyTime::max()
-                                                : std::min(deadline, now + options_.watch_grace),
+    // A recent miss only waits the grace for the watch: the apiserver said "nobody" a moment ago.
+    const auto grace_end = std::min(deadline, now + options_.watch_grace);
+    waiting.waiters.push_back({.deadline = recent_miss ? grace_end : deadline,
+                               .lookup_at = recent_miss ? metadata::SteadyTime::max() : grace_end,
                                .done = std::move(done)});
     ++waiter_count_;
     waiting_gauge_.Set(static_cast<double>(waiter_count_));
