@@ -18,18 +18,21 @@ struct Gate {
 };
 
 TEST(WorkQueueTest, RunsWorkOnItsThreads) {
-  WorkQueue q({.threads = 2});
   std::promise<std::thread::id> ran;
+  WorkQueue q({.threads = 2});
   ASSERT_TRUE(q.TryPost("a", [&] { ran.set_value(std::this_thread::get_id()); }));
   auto f = ran.get_future();
   ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
   EXPECT_NE(f.get(), std::this_thread::get_id());
 }
 
+// (Everything the work refers to is declared before the queue, so that the queue's destructor
+// joins its threads before those go out of scope.)
 TEST(WorkQueueTest, OneKeyCannotTakeMoreThanItsShare) {
-  WorkQueue q({.threads = 1, .max_queued = 100, .max_per_key = 3});
   Gate gate;
   std::atomic<int> done{0};
+  std::promise<void> again;
+  WorkQueue q({.threads = 1, .max_queued = 100, .max_per_key = 3});
   auto blocked = [&] {
     gate.opened.wait();
     ++done;
@@ -45,15 +48,14 @@ TEST(WorkQueueTest, OneKeyCannotTakeMoreThanItsShare) {
   }
   EXPECT_EQ(done.load(), 4);
   // The share is given back once the work has run.
-  std::promise<void> again;
   EXPECT_TRUE(q.TryPost("10.0.0.1", [&] { again.set_value(); }));
   EXPECT_EQ(again.get_future().wait_for(5s), std::future_status::ready);
 }
 
 TEST(WorkQueueTest, TheQueueIsBounded) {
-  WorkQueue q({.threads = 1, .max_queued = 2, .max_per_key = 100});
   Gate gate;
   std::promise<void> started;
+  WorkQueue q({.threads = 1, .max_queued = 2, .max_per_key = 100});
   EXPECT_TRUE(q.TryPost("a", [&] {
     started.set_value();
     gate.opened.wait();
@@ -68,9 +70,9 @@ TEST(WorkQueueTest, TheQueueIsBounded) {
 
 TEST(WorkQueueTest, StopDropsQueuedWorkAndRefusesMore) {
   std::atomic<int> ran{0};
-  WorkQueue q({.threads = 1});
   Gate gate;
   std::promise<void> started;
+  WorkQueue q({.threads = 1});
   EXPECT_TRUE(q.TryPost("a", [&] {
     started.set_value();
     gate.opened.wait();
