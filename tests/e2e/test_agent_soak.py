@@ -202,7 +202,11 @@ def test_soak_pod_churn_and_steady_requests_show_no_growth(kube, pods, start_age
     rss_first, rss_last = summary["rss_kb"]["first_third_median"], summary["rss_kb"]["last_third_median"]
     if not sanitized():
         assert rss_last <= rss_first * 1.10 + 2048, summary["rss_kb"]
-    assert max(r["fds"] for r in last) <= max(r["fds"] for r in first) + 4, rows
+    # A pooled HTTP connection costs 4 descriptors (its socket and its own event loop's epoll,
+    # eventfd and timerfd), and the STS and apiserver pools grow once, when concurrency first
+    # peaks, which may be late in a short run: two more pooled connections are allowed. A leak
+    # grows with requests or pods (thousands here), far beyond that.
+    assert max(r["fds"] for r in last) <= max(r["fds"] for r in first) + 8, rows
     assert max(r["threads"] for r in last) <= max(r["threads"] for r in first) + 2, rows
     # The pod informer's own estimate of its store follows the pods it holds, not those it saw.
     store_first = statistics.median(r["pod_store_bytes"] for r in first)
