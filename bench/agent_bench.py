@@ -751,14 +751,18 @@ class Bench:
                 "requests_failed": len(failed), "namespace": ns}
 
     def sts_and_fill(self, p: dict):
-        # Refresh period = session - refresh_before - U(0, 0.1 * refresh_before) (jitter), and
-        # refresh_before must stay above the broker's 15 min floor: 18m10s / 15m10s gives
-        # 89..180 s instead of the defaults' 1620..1800 s.
+        # Refresh period = lifetime - refresh_before - U(0, 0.1 * refresh_before) (jitter), and
+        # refresh_before must stay above the broker's 15 min floor. The agent refuses to *ask* for
+        # so short a lifetime (--session-duration must be at least refresh-before + 20 min), so
+        # it asks for 35m10s and the STS proxy shortens what comes back to 18m10s (expire_in):
+        # the broker schedules from the Expiration STS returned, giving 89..180 s instead of the
+        # defaults' 1620..1800 s.
         session, before = 1090, 910
-        log(f"STS schedule: agent with --session-duration {session}s --refresh-before {before}s, "
-            f"{self.sts_window:.0f} s window; filling the cluster meanwhile")
+        log(f"STS schedule: credentials living {session}s (proxy expire_in), --refresh-before "
+            f"{before}s, {self.sts_window:.0f} s window; filling the cluster meanwhile")
         self.sts.reset_counts()
-        agent = self.start_agent("--session-duration", "18m10s", "--refresh-before", "15m10s")
+        self.sts.fault("expire_in", action="AssumeRole", seconds=session)
+        agent = self.start_agent("--session-duration", "35m10s", "--refresh-before", "15m10s")
         t_start = time.time()
         # RSS of an agent started on a node that already has node_pods_mid pods (the list, the
         # prefetch of every pod's credentials), before the cluster is filled.
@@ -776,6 +780,7 @@ class Bench:
         calls = self.sts.requests("AssumeRole")
         counts = self.sts.counts()
         self.stop_agent()
+        self.sts.clear_faults()
         fill.join()
         if "error" in fill_box:
             raise fill_box["error"]
