@@ -57,7 +57,7 @@ namespace podiam::agent {
 
 struct DirectoryOptions {
   std::string node;  // this node's name (direct lookups are scoped to it)
-  std::string session_name_key = "iam.amazonaws.com/session-name";  // kiam
+  std::string session_name_key{identity::annotations::kSessionName};  // kiam
   identity::SessionOptions session;     // --session-scope, --session-tags, --cluster-name, ...
   std::optional<int> duration_seconds;  // --session-duration
   // How long Await() waits for the watch before asking the apiserver itself.

@@ -6,6 +6,7 @@
 #include <array>
 #include <nlohmann/json.hpp>
 
+#include "podiam/aws/imds_client.hpp"
 #include "podiam/aws/ini.hpp"
 #include "podiam/aws/text.hpp"
 #include "podiam/http/message.hpp"
@@ -350,47 +351,35 @@ Result<Credentials> ImdsCredentialsProvider::Get() {
   if (IsTrue(env_("AWS_EC2_METADATA_DISABLED"))) {
     return NotFound("AWS_EC2_METADATA_DISABLED is true");
   }
-  std::string base =
-      NonEmpty(env_, "AWS_EC2_METADATA_SERVICE_ENDPOINT").value_or("http://169.254.169.254");
-  while (!base.empty() && base.back() == '/') {
-    base.pop_back();
-  }
+  // $AWS_EC2_METADATA_SERVICE_ENDPOINT, as the SDKs read it (docs/aws.md).
+  ImdsClient imds(http_, clock_,
+                  {.endpoint = NonEmpty(env_, "AWS_EC2_METADATA_SERVICE_ENDPOINT")
+                                   .value_or(std::string(kDefaultImdsEndpoint)),
+                   .token_ttl_seconds = 21600});
+  const std::string& base = imds.endpoint();
   bool v1_disabled = IsTrue(env_("AWS_EC2_METADATA_V1_DISABLED"));
 
-  http::ClientRequest token_request{
-      .method = "PUT", .url = base + "/latest/api/token", .timeout = timeout_};
-  token_request.headers.Set("X-aws-ec2-metadata-token-ttl-seconds", "21600");
-  auto token_response = http_.Send(token_request);
-  std::optional<std::string> token;
-  if (!token_response) {
-    if (token_response.error().code() != ErrorCode::kDeadlineExceeded) {
+  auto token = imds.Token(clock_.SteadyNow() + timeout_);
+  if (!token) {
+    if (token.error().upstream_code().empty()) {
       // Nothing listens: not on EC2 (or IMDS is blocked), which is "not configured" for a chain.
-      return NotFound(fmt::format("no instance metadata service at {}: {}", base,
-                                  token_response.error().message()));
+      return NotFound(
+          fmt::format("no instance metadata service at {}: {}", base, token.error().message()));
     }
-  } else if (token_response->status == 200) {
-    token = std::string(TrimNewlines(token_response->body));
-  } else if (token_response->status == 400) {
-    return MakeError(ErrorCode::kUnavailable,
-                     fmt::format("IMDS at {} rejected the token request (HTTP 400)", base));
-  } else if (token_response->status != 403 && token_response->status != 404 &&
-             token_response->status != 405) {
-    return MakeError(ErrorCode::kUnavailable, fmt::format("IMDS at {} answered the token "
-                                                          "request with HTTP {}",
-                                                          base, token_response->status));
+    if (token.error().upstream_code() == "400") {
+      return MakeError(ErrorCode::kUnavailable,
+                       fmt::format("IMDS at {} rejected the token request (HTTP 400)", base));
+    }
+    return tl::unexpected(token.error());
   }
-  if (!token && v1_disabled) {
+  if (!*token && v1_disabled) {
     return MakeError(ErrorCode::kUnavailable, fmt::format("IMDS at {} gave no IMDSv2 token and "
                                                           "AWS_EC2_METADATA_V1_DISABLED is true",
                                                           base));
   }
 
   auto get = [&](const std::string& path) -> Result<std::string> {
-    http::ClientRequest request{.method = "GET", .url = base + path, .timeout = timeout_};
-    if (token) {
-      request.headers.Set("X-aws-ec2-metadata-token", *token);
-    }
-    auto response = http_.Send(request);
+    auto response = imds.GetWithToken(path, *token, clock_.SteadyNow() + timeout_);
     if (!response) {
       return tl::unexpected(response.error().Wrap("IMDS " + path));
     }
@@ -430,7 +419,8 @@ std::unique_ptr<CredentialsProvider> NewDefaultCredentialsChain(const DefaultCha
   providers.push_back(std::make_unique<ContainerCredentialsProvider>(
       deps.http, deps.env, deps.read_file, deps.container_timeout));
   providers.push_back(
-      std::make_unique<ImdsCredentialsProvider>(deps.http, deps.env, deps.imds_timeout));
+      std::make_unique<ImdsCredentialsProvider>(deps.http, deps.env, deps.clock,
+                                                                deps.imds_timeout));
   return std::make_unique<ChainCredentialsProvider>(std::move(providers));
 }
 

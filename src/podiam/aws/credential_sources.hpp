@@ -89,16 +89,18 @@ class ImdsCredentialsProvider final : public CredentialsProvider {
  public:
   // Honours AWS_EC2_METADATA_DISABLED, AWS_EC2_METADATA_SERVICE_ENDPOINT and
   // AWS_EC2_METADATA_V1_DISABLED. Falls back to IMDSv1 when the token PUT gets 403/404/405 or no
-  // answer, as botocore does.
-  ImdsCredentialsProvider(http::HttpClient& http, Environment env,
+  // answer, as botocore does. The token exchange is aws::ImdsClient's; `timeout` bounds each
+  // request, measured on `clock`.
+  ImdsCredentialsProvider(http::HttpClient& http, Environment env, const Clock& clock,
                           std::chrono::milliseconds timeout = std::chrono::seconds(1))
-      : http_(http), env_(std::move(env)), timeout_(timeout) {}
+      : http_(http), env_(std::move(env)), clock_(clock), timeout_(timeout) {}
   Result<Credentials> Get() override;
   [[nodiscard]] std::string_view Name() const override { return "imds"; }
 
  private:
   http::HttpClient& http_;
   Environment env_;
+  const Clock& clock_;
   std::chrono::milliseconds timeout_;
 };
 

@@ -323,12 +323,18 @@ constexpr std::string_view kImdsJson =
     R"("AccessKeyId":"ASIANODE","SecretAccessKey":"ns","Token":"nt",)"
     R"("Expiration":"2026-01-01T06:00:00Z"})";
 
+// Time stands still: every request gets the whole per-request timeout.
+const Clock& ImdsClock() {
+  static const testing::FakeClock clock;
+  return clock;
+}
+
 TEST(ImdsCredentialsTest, Imdsv2Sequence) {
   testing::FakeHttpClient http;
   http.PushResponse(200, "the-token");
   http.PushResponse(200, "node-role\nsecond-line");
   http.PushResponse(200, std::string(kImdsJson));
-  ImdsCredentialsProvider provider(http, MapEnvironment({}));
+  ImdsCredentialsProvider provider(http, MapEnvironment({}), ImdsClock());
   auto creds = provider.Get();
   ASSERT_TRUE(creds) << creds.error().ToString();
   EXPECT_EQ(creds->access_key_id, "ASIANODE");
@@ -353,7 +359,8 @@ TEST(ImdsCredentialsTest, FallsBackToImdsv1LikeBotocore) {
     http.PushResponse(200, "node-role");
     http.PushResponse(200, std::string(kImdsJson));
     ImdsCredentialsProvider provider(
-        http, MapEnvironment({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:8181/"}}));
+        http, MapEnvironment({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:8181/"}}),
+        ImdsClock());
     ASSERT_TRUE(provider.Get()) << status;
     auto requests = http.requests();
     EXPECT_EQ(requests[1].url, "http://127.0.0.1:8181/latest/meta-data/iam/security-credentials/");
@@ -364,12 +371,12 @@ TEST(ImdsCredentialsTest, FallsBackToImdsv1LikeBotocore) {
   slow.PushError(ErrorCode::kDeadlineExceeded, "timed out");
   slow.PushResponse(200, "node-role");
   slow.PushResponse(200, std::string(kImdsJson));
-  EXPECT_TRUE(ImdsCredentialsProvider(slow, MapEnvironment({})).Get());
+  EXPECT_TRUE(ImdsCredentialsProvider(slow, MapEnvironment({}), ImdsClock()).Get());
   // ...unless IMDSv1 is disabled.
   testing::FakeHttpClient v1_off;
   v1_off.PushResponse(403, "");
   auto refused =
-      ImdsCredentialsProvider(v1_off, MapEnvironment({{"AWS_EC2_METADATA_V1_DISABLED", "true"}}))
+      ImdsCredentialsProvider(v1_off, MapEnvironment({{"AWS_EC2_METADATA_V1_DISABLED", "true"}}), ImdsClock())
           .Get();
   ASSERT_FALSE(refused);
   EXPECT_THAT(refused.error().message(), HasSubstr("AWS_EC2_METADATA_V1_DISABLED"));
@@ -378,28 +385,28 @@ TEST(ImdsCredentialsTest, FallsBackToImdsv1LikeBotocore) {
 TEST(ImdsCredentialsTest, Failures) {
   testing::FakeHttpClient down;
   down.PushError(ErrorCode::kUnavailable, "connection refused");
-  auto nothing = ImdsCredentialsProvider(down, MapEnvironment({})).Get();
+  auto nothing = ImdsCredentialsProvider(down, MapEnvironment({}), ImdsClock()).Get();
   ASSERT_FALSE(nothing);
   EXPECT_EQ(nothing.error().code(), ErrorCode::kNotFound);
   EXPECT_EQ(down.request_count(), 1u);
 
   testing::FakeHttpClient bad_request;
   bad_request.PushResponse(400, "");
-  auto rejected = ImdsCredentialsProvider(bad_request, MapEnvironment({})).Get();
+  auto rejected = ImdsCredentialsProvider(bad_request, MapEnvironment({}), ImdsClock()).Get();
   ASSERT_FALSE(rejected);
   EXPECT_EQ(rejected.error().code(), ErrorCode::kUnavailable);
 
   testing::FakeHttpClient no_profile;
   no_profile.PushResponse(200, "tok");
   no_profile.PushResponse(404, "");
-  auto none = ImdsCredentialsProvider(no_profile, MapEnvironment({})).Get();
+  auto none = ImdsCredentialsProvider(no_profile, MapEnvironment({}), ImdsClock()).Get();
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code(), ErrorCode::kNotFound);
   EXPECT_THAT(none.error().message(), HasSubstr("no instance profile"));
 
   testing::FakeHttpClient disabled;
   auto off =
-      ImdsCredentialsProvider(disabled, MapEnvironment({{"AWS_EC2_METADATA_DISABLED", "TRUE"}}))
+      ImdsCredentialsProvider(disabled, MapEnvironment({{"AWS_EC2_METADATA_DISABLED", "TRUE"}}), ImdsClock())
           .Get();
   ASSERT_FALSE(off);
   EXPECT_EQ(off.error().code(), ErrorCode::kNotFound);

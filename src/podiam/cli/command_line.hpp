@@ -2,12 +2,18 @@
 // set from the environment as PODIAM_<FLAG> (`--log-format` ⇔ PODIAM_LOG_FORMAT), which is how a
 // DaemonSet usually configures it.
 //
-// Parsing never exits the process: it returns what to do, so tests can check exit codes and
-// messages. Unknown or malformed flags produce exactly one line on stderr and exit code 2.
+// Two steps, both before anything starts, both ending in exactly one line on stderr and exit code
+// 2 on bad input:
+//   - ParseCommandLine: each flag's syntax (unknown flags, malformed values, choices, ranges) and
+//     the kube2iam/kiam flag translation (cli/compat_flags.hpp);
+//   - CheckInvocation: what the values mean, without I/O (ARNs, URLs, addresses, the session
+//     lifetime against the refresh margin; cli/flag_groups.hpp per group).
+// ParseAndCheck does both, as main does. Neither exits the process: they return what to do, so
+// tests can check exit codes and messages.
 //
 // Thread-safety: call once from main (reads the environment).
 //
-//   auto inv = cli::ParseCommandLine(argc, argv);
+//   auto inv = cli::ParseAndCheck(argc, argv);
 //   if (inv.exit_code) { std::fputs(inv.stderr_text.c_str(), stderr); return *inv.exit_code; }
 #pragma once
 
@@ -15,23 +21,39 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
+#include "podiam/base/error.hpp"
 #include "podiam/cli/config.hpp"
 
 namespace podiam::cli {
 
 inline constexpr int kExitUsage = 2;
 
-struct Invocation {
+// One alternative per subcommand, each with the config its composition root (app/) takes. A new
+// subcommand adds its alternative here, its flags in cli/<name>_command.cpp and one line in
+// command_line.cpp's table (docs/architecture.md, "How to add a subcommand").
+struct AgentInvocation {
+  static constexpr Command kCommand = Command::kAgent;
+  AgentConfig config;
+};
+// A subcommand listed in --help whose implementation has not landed yet.
+struct PlannedInvocation {
   Command command = Command::kNone;
+};
+using SubcommandInvocation = std::variant<std::monostate, AgentInvocation, PlannedInvocation>;
+
+struct Invocation {
   GlobalConfig global;
-  AgentConfig agent;
+  SubcommandInvocation subcommand;  // monostate: no subcommand (help, version, usage error)
   // Set when the process should stop now (help, version, usage error) with this code, printing
   // stdout_text/stderr_text.
   std::optional<int> exit_code;
   std::string stdout_text;
   std::string stderr_text;
+
+  [[nodiscard]] Command command() const;
 };
 
 std::string_view Version();
@@ -45,5 +67,13 @@ std::string EnvNameForFlag(std::string_view long_flag);
 
 Invocation ParseCommandLine(const std::vector<std::string>& args);
 Invocation ParseCommandLine(int argc, const char* const* argv);
+
+// The checks of every flag group the chosen subcommand uses (kInvalidArgument, one line naming
+// the flag).
+Result<void> CheckInvocation(const Invocation& invocation);
+
+// ParseCommandLine, then CheckInvocation; a failed check sets exit_code 2 and one stderr line.
+Invocation ParseAndCheck(int argc, const char* const* argv);
+Invocation ParseAndCheck(const std::vector<std::string>& args);
 
 }  // namespace podiam::cli

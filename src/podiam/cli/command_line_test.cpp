@@ -4,9 +4,18 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <variant>
 
 namespace podiam::cli {
 namespace {
+
+// The agent's config; the defaults when the command line did not parse as `agent` (as the
+// checks below have always read it: a few read defaults after a usage error).
+const AgentConfig& AgentOf(const Invocation& inv) {
+  static const AgentConfig kDefaults;
+  const auto* agent = std::get_if<AgentInvocation>(&inv.subcommand);
+  return agent != nullptr ? agent->config : kDefaults;
+}
 
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -49,7 +58,7 @@ TEST(CommandLineTest, MalformedValueIsOneLineAndExitTwo) {
 TEST(CommandLineTest, SubcommandAndGlobalFlagsInAnyOrder) {
   auto r = ParseCommandLine({"podiam", "agent", "--log-format", "json", "--log-level=debug"});
   EXPECT_FALSE(r.exit_code);
-  EXPECT_EQ(r.command, Command::kAgent);
+  EXPECT_EQ(r.command(), Command::kAgent);
   EXPECT_EQ(r.global.log.format, log::Format::kJson);
   EXPECT_EQ(r.global.log.level, log::Level::kDebug);
 }
@@ -89,33 +98,33 @@ TEST(CommandLineTest, AgentFlagsWithKube2iamNames) {
                              "--host-ip",
                              "10.0.0.5"});
   ASSERT_FALSE(r.exit_code) << r.stderr_text;
-  EXPECT_EQ(r.agent.base_role_arn, "arn:aws:iam::123456789012:role/");
-  EXPECT_EQ(r.agent.default_role, "fallback");
-  EXPECT_FALSE(r.agent.namespace_restrictions);
-  EXPECT_EQ(r.agent.namespace_restriction_format, "regexp");
-  EXPECT_EQ(r.agent.session_duration, std::chrono::hours(2));
-  EXPECT_EQ(r.agent.refresh_before, std::chrono::minutes(45));
-  EXPECT_FALSE(r.agent.imdsv1);
-  EXPECT_TRUE(r.agent.iptables);
-  EXPECT_FALSE(r.agent.iptables_remove_on_exit);
-  EXPECT_EQ(r.agent.host_interface, "cali+");
+  EXPECT_EQ(AgentOf(r).roles.base_role_arn, "arn:aws:iam::123456789012:role/");
+  EXPECT_EQ(AgentOf(r).roles.default_role, "fallback");
+  EXPECT_FALSE(AgentOf(r).roles.namespace_restrictions);
+  EXPECT_EQ(AgentOf(r).roles.namespace_restriction_format, identity::RestrictionFormat::kRegexp);
+  EXPECT_EQ(AgentOf(r).sessions.session_duration, std::chrono::hours(2));
+  EXPECT_EQ(AgentOf(r).sessions.refresh_before, std::chrono::minutes(45));
+  EXPECT_FALSE(AgentOf(r).imds.imdsv1);
+  EXPECT_TRUE(AgentOf(r).hostnet.iptables);
+  EXPECT_FALSE(AgentOf(r).hostnet.iptables_remove_on_exit);
+  EXPECT_EQ(AgentOf(r).hostnet.host_interface, "cali+");
 }
 
 TEST(CommandLineTest, AgentDefaultsAreSafe) {
   auto r = ParseCommandLine({"podiam", "agent"});
-  EXPECT_TRUE(r.agent.namespace_restrictions);
-  EXPECT_TRUE(r.agent.default_role.empty());
-  EXPECT_FALSE(r.agent.iptables_remove_on_exit);
-  EXPECT_EQ(r.agent.listen, "0.0.0.0:8181");
-  EXPECT_EQ(r.agent.refresh_before, std::chrono::minutes(30));
-  EXPECT_EQ(r.agent.max_connections_per_pod, 128);
-  EXPECT_EQ(r.agent.threads, 0);  // one per CPU, at most 4
+  EXPECT_TRUE(AgentOf(r).roles.namespace_restrictions);
+  EXPECT_TRUE(AgentOf(r).roles.default_role.empty());
+  EXPECT_FALSE(AgentOf(r).hostnet.iptables_remove_on_exit);
+  EXPECT_EQ(AgentOf(r).listener.listen, "0.0.0.0:8181");
+  EXPECT_EQ(AgentOf(r).sessions.refresh_before, std::chrono::minutes(30));
+  EXPECT_EQ(AgentOf(r).listener.max_connections_per_pod, 128);
+  EXPECT_EQ(AgentOf(r).listener.threads, 0);  // one per CPU, at most 4
 }
 
 TEST(CommandLineTest, AgentThreads) {
   auto r = ParseCommandLine({"podiam", "agent", "--threads", "1"});
   ASSERT_FALSE(r.exit_code) << r.stderr_text;
-  EXPECT_EQ(r.agent.threads, 1);
+  EXPECT_EQ(AgentOf(r).listener.threads, 1);
   for (const char* bad : {"-1", "65", "many"}) {
     auto b = ParseCommandLine({"podiam", "agent", "--threads", bad});
     EXPECT_EQ(b.exit_code, kExitUsage) << bad;
@@ -136,7 +145,7 @@ TEST(CommandLineTest, AgentBadValuesExitTwo) {
   ::setenv("PODIAM_SESSION_DURATION", "90m", 1);  // NOLINT(concurrency-mt-unsafe)
   auto env = ParseCommandLine({"podiam", "agent"});
   ::unsetenv("PODIAM_SESSION_DURATION");  // NOLINT(concurrency-mt-unsafe)
-  EXPECT_EQ(env.agent.session_duration, std::chrono::minutes(90));
+  EXPECT_EQ(AgentOf(env).sessions.session_duration, std::chrono::minutes(90));
 }
 
 TEST(CommandLineTest, SubcommandHelpShowsItsFlags) {
@@ -166,13 +175,13 @@ TEST(CommandLineTest, FlagsWithoutASubcommandMeanAgent) {
                                                      "--node=n1", "--app-port=8181",
                                                      "--iptables=true", "--host-ip=10.0.0.5"});
   ASSERT_FALSE(r.exit_code) << r.stderr_text;
-  EXPECT_EQ(r.command, Command::kAgent);
-  EXPECT_EQ(r.agent.node, "n1");
-  EXPECT_EQ(r.agent.host_interface, "cali+");
+  EXPECT_EQ(r.command(), Command::kAgent);
+  EXPECT_EQ(AgentOf(r).node.name, "n1");
+  EXPECT_EQ(AgentOf(r).hostnet.host_interface, "cali+");
   // A named subcommand, --help and --version keep their meaning.
   EXPECT_EQ(ParseCommandLine(
                 std::vector<std::string>{"podiam", "--log-level", "debug", "agent", "--node", "n1"})
-                .command,
+                .command(),
             Command::kAgent);
   auto version = ParseCommandLine(std::vector<std::string>{"podiam", "--version"});
   EXPECT_EQ(version.exit_code, 0);

@@ -218,66 +218,66 @@ void State::Translate() {
 
   // The metadata listener: kube2iam --app-port and kiam --port are the port on every address.
   Setting listen;
-  listen.Add(Given(podiam.listen), "--listen=" + c.listen, c.listen);
+  listen.Add(Given(podiam.listen), "--listen=" + c.listener.listen, c.listener.listen);
   for (auto [flag, name] : {std::pair{&app_port, "--app-port"}, std::pair{&port, "--port"}}) {
     if (flag->given() && !ParsePort(flag->value)) {
       throw CLI::ValidationError(name, "'" + flag->value + "' is not a port number");
     }
     listen.Add(flag->given(), std::string(name) + "=" + flag->value,
-               HostOf(c.listen) + ":" + flag->value);
+               HostOf(c.listener.listen) + ":" + flag->value);
   }
   if (auto v = listen.Resolve()) {
-    c.listen = *v;
+    c.listener.listen = *v;
   }
 
   // /metrics: kube2iam --metrics-port (default: the metadata port, which podiam cannot share),
   // kiam --prometheus-listen-addr.
   Setting metrics;
-  metrics.Add(Given(podiam.metrics_listen), "--metrics-listen=" + c.metrics_listen,
-              c.metrics_listen);
+  metrics.Add(Given(podiam.metrics_listen), "--metrics-listen=" + c.ops.metrics_listen,
+              c.ops.metrics_listen);
   if (metrics_port.given()) {
     auto p = ParsePort(metrics_port.value);
     if (!p) {
       throw CLI::ValidationError("--metrics-port",
                                  "'" + metrics_port.value + "' is not a port number");
     }
-    if (p == ParsePort(PortOf(c.listen))) {
+    if (p == ParsePort(PortOf(c.listener.listen))) {
       warnings.push_back("--metrics-port=" + metrics_port.value +
                          " is the metadata port, which /metrics cannot share: podiam serves it on "
                          "--metrics-listen " +
-                         c.metrics_listen + " instead");
+                         c.ops.metrics_listen + " instead");
     } else {
       metrics.Add(true, "--metrics-port=" + metrics_port.value,
-                  HostOf(c.metrics_listen) + ":" + metrics_port.value);
+                  HostOf(c.ops.metrics_listen) + ":" + metrics_port.value);
     }
   }
   metrics.Add(prometheus_listen_addr.given() && !prometheus_listen_addr.value.empty(),
               "--prometheus-listen-addr=" + prometheus_listen_addr.value,
               ListenAddress(prometheus_listen_addr.value));
   if (auto v = metrics.Resolve()) {
-    c.metrics_listen = *v;
+    c.ops.metrics_listen = *v;
   }
 
   // Role ARNs.
   Setting base;
-  base.Add(Given(podiam.base_role_arn), "--base-role-arn=" + c.base_role_arn, c.base_role_arn);
+  base.Add(Given(podiam.base_role_arn), "--base-role-arn=" + c.roles.base_role_arn, c.roles.base_role_arn);
   base.Add(role_base_arn.given(), "--role-base-arn=" + role_base_arn.value, role_base_arn.value);
   if (auto v = base.Resolve()) {
-    c.base_role_arn = *v;
+    c.roles.base_role_arn = *v;
   }
   Setting discover;
   discover.Add(Given(podiam.auto_discover_base_arn),
-               "--auto-discover-base-arn=" + BoolText(c.auto_discover_base_arn),
-               BoolText(c.auto_discover_base_arn));
+               "--auto-discover-base-arn=" + BoolText(c.roles.auto_discover_base_arn),
+               BoolText(c.roles.auto_discover_base_arn));
   discover.Add(role_base_arn_autodetect.given(),
                "--role-base-arn-autodetect=" + BoolText(role_base_arn_autodetect.value),
                BoolText(role_base_arn_autodetect.value));
   if (auto v = discover.Resolve()) {
-    c.auto_discover_base_arn = *v == "true";
+    c.roles.auto_discover_base_arn = *v == "true";
   }
   if (auto_discover_default_role.given() && auto_discover_default_role.value) {
-    if (c.base_role_arn.empty()) {
-      c.auto_discover_base_arn = true;
+    if (c.roles.base_role_arn.empty()) {
+      c.roles.auto_discover_base_arn = true;
     }
     warnings.emplace_back(
         "--auto-discover-default-role: podiam gives pods without a role no credentials; set "
@@ -285,11 +285,11 @@ void State::Translate() {
         "still discovered, as with --auto-discover-base-arn)");
   }
   Setting assume;
-  assume.Add(Given(podiam.assume_role), "--assume-role=" + c.assume_role, c.assume_role);
+  assume.Add(Given(podiam.assume_role), "--assume-role=" + c.aws.assume_role, c.aws.assume_role);
   assume.Add(assume_role_arn.given(), "--assume-role-arn=" + assume_role_arn.value,
              assume_role_arn.value);
   if (auto v = assume.Resolve()) {
-    c.assume_role = *v;
+    c.aws.assume_role = *v;
   }
 
   // Credential lifetime. kube2iam asks STS for twice --iam-role-session-ttl and reuses the
@@ -297,10 +297,10 @@ void State::Translate() {
   Setting duration;
   Setting refresh;
   duration.Add(Given(podiam.session_duration),
-               "--session-duration=" + FormatDuration(c.session_duration),
-               std::to_string(c.session_duration.count()));
-  refresh.Add(Given(podiam.refresh_before), "--refresh-before=" + FormatDuration(c.refresh_before),
-              std::to_string(c.refresh_before.count()));
+               "--session-duration=" + FormatDuration(c.sessions.session_duration),
+               std::to_string(c.sessions.session_duration.count()));
+  refresh.Add(Given(podiam.refresh_before), "--refresh-before=" + FormatDuration(c.sessions.refresh_before),
+              std::to_string(c.sessions.refresh_before.count()));
   if (iam_role_session_ttl.given()) {
     auto ttl = DurationOf(iam_role_session_ttl, "--iam-role-session-ttl");
     std::string shown = "--iam-role-session-ttl=" + iam_role_session_ttl.value;
@@ -321,40 +321,40 @@ void State::Translate() {
     refresh.Add(true, "--session-refresh=" + session_refresh.value, std::to_string(before.count()));
   }
   if (auto v = duration.Resolve()) {
-    c.session_duration = std::chrono::seconds(std::stoll(*v));
+    c.sessions.session_duration = std::chrono::seconds(std::stoll(*v));
   }
   if (auto v = refresh.Resolve()) {
-    c.refresh_before = std::chrono::seconds(std::stoll(*v));
+    c.sessions.refresh_before = std::chrono::seconds(std::stoll(*v));
   }
 
   // Node networking.
   Setting iptables;
-  iptables.Add(Given(podiam.iptables), "--iptables=" + BoolText(c.iptables), BoolText(c.iptables));
+  iptables.Add(Given(podiam.iptables), "--iptables=" + BoolText(c.hostnet.iptables), BoolText(c.hostnet.iptables));
   iptables.Add(no_iptables.given() && no_iptables.value, "--no-iptables", "false");
   if (auto v = iptables.Resolve()) {
-    c.iptables = *v == "true";
+    c.hostnet.iptables = *v == "true";
   }
   Setting remove;
   remove.Add(Given(podiam.iptables_remove_on_exit),
-             "--iptables-remove-on-exit=" + BoolText(c.iptables_remove_on_exit),
-             BoolText(c.iptables_remove_on_exit));
+             "--iptables-remove-on-exit=" + BoolText(c.hostnet.iptables_remove_on_exit),
+             BoolText(c.hostnet.iptables_remove_on_exit));
   remove.Add(iptables_remove.given(),
              iptables_remove.value ? "--iptables-remove" : "--no-iptables-remove",
              BoolText(iptables_remove.value));
   if (auto v = remove.Resolve()) {
-    c.iptables_remove_on_exit = *v == "true";
+    c.hostnet.iptables_remove_on_exit = *v == "true";
   }
   Setting host_ip;
-  host_ip.Add(Given(podiam.host_ip), "--host-ip=" + c.host_ip, c.host_ip);
+  host_ip.Add(Given(podiam.host_ip), "--host-ip=" + c.hostnet.host_ip, c.hostnet.host_ip);
   host_ip.Add(host.given(), "--host=" + host.value, host.value);
   if (auto v = host_ip.Resolve()) {
-    c.host_ip = *v;
+    c.hostnet.host_ip = *v;
   } else if (const char* env = std::getenv("HOST_IP");  // NOLINT(concurrency-mt-unsafe): main
              env != nullptr && *env != '\0') {
-    c.host_ip = env;  // kiam's --host default
+    c.hostnet.host_ip = env;  // kiam's --host default
   }
-  if (c.iptables && c.host_interface.empty()) {
-    c.host_interface = "docker0";
+  if (c.hostnet.iptables && c.hostnet.host_interface.empty()) {
+    c.hostnet.host_interface = "docker0";
     warnings.emplace_back(
         "--iptables without --host-interface: using docker0, the default of kube2iam and kiam; "
         "set --host-interface to the pods' interface (cali+, eni+, cni0) if it is not docker0");
@@ -364,15 +364,15 @@ void State::Translate() {
   // (unanchored); podiam anchors --allow-metadata-path, so widen it. kiam's default "^$" (and an
   // empty value) allows nothing, as podiam's empty default does.
   Setting allow;
-  allow.Add(Given(podiam.allow_metadata_path), "--allow-metadata-path=" + c.allow_metadata_path,
-            c.allow_metadata_path);
+  allow.Add(Given(podiam.allow_metadata_path), "--allow-metadata-path=" + c.imds.allow_metadata_path,
+            c.imds.allow_metadata_path);
   if (allow_route_regexp.given()) {
     const std::string& re = allow_route_regexp.value;
     allow.Add(true, "--allow-route-regexp=" + re,
               re.empty() || re == "^$" ? std::string() : ".*(?:" + re + ").*");
   }
   if (auto v = allow.Resolve()) {
-    c.allow_metadata_path = *v;
+    c.imds.allow_metadata_path = *v;
   }
 
   // Logging: kube2iam's --verbose wins over --log-level, as in kube2iam.

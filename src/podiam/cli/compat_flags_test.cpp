@@ -5,11 +5,20 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <variant>
 
 #include "podiam/cli/command_line.hpp"
 
 namespace podiam::cli {
 namespace {
+
+// The agent's config; the defaults when the command line did not parse as `agent` (as the
+// checks below have always read it: a few read defaults after a usage error).
+const AgentConfig& AgentOf(const Invocation& inv) {
+  static const AgentConfig kDefaults;
+  const auto* agent = std::get_if<AgentInvocation>(&inv.subcommand);
+  return agent != nullptr ? agent->config : kDefaults;
+}
 
 using ::testing::AllOf;
 using ::testing::ElementsAre;
@@ -29,7 +38,7 @@ int NewlineCount(const std::string& s) {
 
 // The warning line that names `flag`, or "" if none does.
 std::string WarningFor(const Invocation& inv, const std::string& flag) {
-  for (const auto& w : inv.agent.compat_warnings) {
+  for (const auto& w : AgentOf(inv).compat_warnings) {
     if (w.find(flag) != std::string::npos) {
       return w;
     }
@@ -82,13 +91,13 @@ TEST(CompatFlagsTest, EveryKube2iamFlagParses) {
                   "--verbose=false",
                   "--kubeconfig=/etc/kubeconfig"});
   ASSERT_FALSE(r.exit_code) << r.stderr_text;
-  EXPECT_EQ(r.agent.listen, "0.0.0.0:8181");
-  EXPECT_EQ(r.agent.metrics_listen, "0.0.0.0:9543");
-  EXPECT_TRUE(r.agent.iptables);
+  EXPECT_EQ(AgentOf(r).listener.listen, "0.0.0.0:8181");
+  EXPECT_EQ(AgentOf(r).ops.metrics_listen, "0.0.0.0:9543");
+  EXPECT_TRUE(AgentOf(r).hostnet.iptables);
   EXPECT_EQ(r.global.log.level, log::Level::kError);
   EXPECT_EQ(r.global.log.format, log::Format::kJson);
   // The api token is never repeated in a warning.
-  for (const auto& w : r.agent.compat_warnings) {
+  for (const auto& w : AgentOf(r).compat_warnings) {
     EXPECT_THAT(w, Not(HasSubstr("secret-token")));
   }
 }
@@ -129,7 +138,7 @@ TEST(CompatFlagsTest, EveryKiamFlagParses) {
   ASSERT_FALSE(server.exit_code) << server.stderr_text;
   auto autodetect = Agent({"--role-base-arn-autodetect"});
   ASSERT_FALSE(autodetect.exit_code) << autodetect.stderr_text;
-  EXPECT_TRUE(autodetect.agent.auto_discover_base_arn);
+  EXPECT_TRUE(AgentOf(autodetect).roles.auto_discover_base_arn);
 }
 
 TEST(CompatFlagsTest, ValueFlagsTakeEqualsOrSeparateValue) {
@@ -139,8 +148,8 @@ TEST(CompatFlagsTest, ValueFlagsTakeEqualsOrSeparateValue) {
             "x"}}) {
     auto r = Agent(flags);
     ASSERT_FALSE(r.exit_code) << r.stderr_text;
-    EXPECT_EQ(r.agent.listen, "0.0.0.0:9000");
-    EXPECT_EQ(r.agent.base_role_arn, "arn:aws:iam::1:role/");
+    EXPECT_EQ(AgentOf(r).listener.listen, "0.0.0.0:9000");
+    EXPECT_EQ(AgentOf(r).roles.base_role_arn, "arn:aws:iam::1:role/");
     EXPECT_THAT(WarningFor(r, "--api-server"), HasSubstr("--kubeconfig"));
   }
 }
@@ -153,21 +162,21 @@ TEST(CompatFlagsTest, BooleanForms) {
   EXPECT_EQ(Agent({"--json-log"}).global.log.format, log::Format::kJson);
   EXPECT_EQ(Agent({"--json-log=false"}).global.log.format, log::Format::kText);
   EXPECT_EQ(Agent({"--no-json-log"}).global.log.format, log::Format::kText);
-  EXPECT_TRUE(Agent({"--iptables-remove"}).agent.iptables_remove_on_exit);
-  EXPECT_TRUE(Agent({"--iptables-remove=true"}).agent.iptables_remove_on_exit);
-  EXPECT_FALSE(Agent({"--no-iptables-remove"}).agent.iptables_remove_on_exit);
-  EXPECT_FALSE(Agent({"--iptables-remove=false"}).agent.iptables_remove_on_exit);
-  EXPECT_FALSE(Agent({"--no-iptables"}).agent.iptables);
-  EXPECT_TRUE(Agent({"--iptables=true", "--host-interface=cni0"}).agent.iptables);
-  EXPECT_FALSE(Agent({"--iptables=false"}).agent.iptables);
-  EXPECT_TRUE(Agent({"--role-base-arn-autodetect=true"}).agent.auto_discover_base_arn);
-  EXPECT_FALSE(Agent({"--no-role-base-arn-autodetect"}).agent.auto_discover_base_arn);
+  EXPECT_TRUE(AgentOf(Agent({"--iptables-remove"})).hostnet.iptables_remove_on_exit);
+  EXPECT_TRUE(AgentOf(Agent({"--iptables-remove=true"})).hostnet.iptables_remove_on_exit);
+  EXPECT_FALSE(AgentOf(Agent({"--no-iptables-remove"})).hostnet.iptables_remove_on_exit);
+  EXPECT_FALSE(AgentOf(Agent({"--iptables-remove=false"})).hostnet.iptables_remove_on_exit);
+  EXPECT_FALSE(AgentOf(Agent({"--no-iptables"})).hostnet.iptables);
+  EXPECT_TRUE(AgentOf(Agent({"--iptables=true", "--host-interface=cni0"})).hostnet.iptables);
+  EXPECT_FALSE(AgentOf(Agent({"--iptables=false"})).hostnet.iptables);
+  EXPECT_TRUE(AgentOf(Agent({"--role-base-arn-autodetect=true"})).roles.auto_discover_base_arn);
+  EXPECT_FALSE(AgentOf(Agent({"--no-role-base-arn-autodetect"})).roles.auto_discover_base_arn);
   // Ignored booleans warn only when they ask for what podiam does not do.
   EXPECT_THAT(WarningFor(Agent({"--debug"}), "--debug"), HasSubstr("/debug/store"));
   EXPECT_THAT(WarningFor(Agent({"--debug=true"}), "--debug"), HasSubstr("/debug/store"));
-  EXPECT_THAT(Agent({"--debug=false"}).agent.compat_warnings, IsEmpty());
-  EXPECT_THAT(Agent({"--no-allow-ip-query"}).agent.compat_warnings, IsEmpty());
-  EXPECT_THAT(Agent({"--use-regional-sts-endpoint"}).agent.compat_warnings, IsEmpty());
+  EXPECT_THAT(AgentOf(Agent({"--debug=false"})).compat_warnings, IsEmpty());
+  EXPECT_THAT(AgentOf(Agent({"--no-allow-ip-query"})).compat_warnings, IsEmpty());
+  EXPECT_THAT(AgentOf(Agent({"--use-regional-sts-endpoint"})).compat_warnings, IsEmpty());
   EXPECT_THAT(
       WarningFor(Agent({"--use-regional-sts-endpoint=false"}), "--use-regional-sts-endpoint=false"),
       HasSubstr("regional STS endpoint"));
@@ -175,33 +184,33 @@ TEST(CompatFlagsTest, BooleanForms) {
 }
 
 TEST(CompatFlagsTest, ListenPorts) {
-  EXPECT_EQ(Agent({"--app-port=8282"}).agent.listen, "0.0.0.0:8282");
-  EXPECT_EQ(Agent({"--port", "3100"}).agent.listen, "0.0.0.0:3100");
+  EXPECT_EQ(AgentOf(Agent({"--app-port=8282"})).listener.listen, "0.0.0.0:8282");
+  EXPECT_EQ(AgentOf(Agent({"--port", "3100"})).listener.listen, "0.0.0.0:3100");
   // Agreeing with --listen is fine; --listen keeps its host.
   auto same = Agent({"--listen=10.0.0.5:8181", "--app-port=8181"});
   EXPECT_PARSES(same);
-  EXPECT_EQ(same.agent.listen, "10.0.0.5:8181");
+  EXPECT_EQ(AgentOf(same).listener.listen, "10.0.0.5:8181");
   // Repeated, the last one counts (pflag, kingpin).
-  EXPECT_EQ(Agent({"--app-port=1", "--app-port=2"}).agent.listen, "0.0.0.0:2");
+  EXPECT_EQ(AgentOf(Agent({"--app-port=1", "--app-port=2"})).listener.listen, "0.0.0.0:2");
   ExpectUsageError({"--app-port=http"}, "--app-port");
   ExpectUsageError({"--port=70000"}, "--port");
 }
 
 TEST(CompatFlagsTest, MetricsListener) {
   auto own = Agent({"--app-port=8181", "--metrics-port=9543"});
-  EXPECT_EQ(own.agent.metrics_listen, "0.0.0.0:9543");
-  EXPECT_THAT(own.agent.compat_warnings, IsEmpty());
+  EXPECT_EQ(AgentOf(own).ops.metrics_listen, "0.0.0.0:9543");
+  EXPECT_THAT(AgentOf(own).compat_warnings, IsEmpty());
   // kube2iam's chart default: metrics on the metadata port, which podiam cannot share.
   auto shared = Agent({"--app-port=8181", "--metrics-port=8181"});
   EXPECT_PARSES(shared);
-  EXPECT_EQ(shared.agent.metrics_listen, "0.0.0.0:9620");
-  EXPECT_THAT(shared.agent.compat_warnings,
+  EXPECT_EQ(AgentOf(shared).ops.metrics_listen, "0.0.0.0:9620");
+  EXPECT_THAT(AgentOf(shared).compat_warnings,
               ElementsAre(AllOf(HasSubstr("--metrics-port=8181"), HasSubstr("0.0.0.0:9620"))));
   auto prometheus = Agent({"--prometheus-listen-addr=:9621"});
-  EXPECT_EQ(prometheus.agent.metrics_listen, "0.0.0.0:9621");
-  EXPECT_EQ(Agent({"--prometheus-listen-addr=127.0.0.1:9622"}).agent.metrics_listen,
+  EXPECT_EQ(AgentOf(prometheus).ops.metrics_listen, "0.0.0.0:9621");
+  EXPECT_EQ(AgentOf(Agent({"--prometheus-listen-addr=127.0.0.1:9622"})).ops.metrics_listen,
             "127.0.0.1:9622");
-  EXPECT_EQ(Agent({"--prometheus-listen-addr="}).agent.metrics_listen, "0.0.0.0:9620");
+  EXPECT_EQ(AgentOf(Agent({"--prometheus-listen-addr="})).ops.metrics_listen, "0.0.0.0:9620");
   ExpectUsageError({"--metrics-port=9543", "--metrics-listen=0.0.0.0:9620"}, "disagree");
   ExpectUsageError({"--metrics-port=x"}, "--metrics-port");
 }
@@ -210,17 +219,17 @@ TEST(CompatFlagsTest, SessionLifetime) {
   // kube2iam asks for 2*TTL and refreshes when one TTL is left.
   auto ttl = Agent({"--iam-role-session-ttl=20m"});
   EXPECT_PARSES(ttl);
-  EXPECT_EQ(ttl.agent.session_duration, std::chrono::minutes(40));
-  EXPECT_EQ(ttl.agent.refresh_before, std::chrono::minutes(20));
-  EXPECT_THAT(ttl.agent.compat_warnings, IsEmpty());
+  EXPECT_EQ(AgentOf(ttl).sessions.session_duration, std::chrono::minutes(40));
+  EXPECT_EQ(AgentOf(ttl).sessions.refresh_before, std::chrono::minutes(20));
+  EXPECT_THAT(AgentOf(ttl).compat_warnings, IsEmpty());
   // kube2iam's default TTL leaves no room before podiam's 15 min minimum served lifetime.
   auto tight = Agent({"--iam-role-session-ttl=15m"});
-  EXPECT_EQ(tight.agent.session_duration, std::chrono::minutes(30));
-  EXPECT_THAT(tight.agent.compat_warnings,
+  EXPECT_EQ(AgentOf(tight).sessions.session_duration, std::chrono::minutes(30));
+  EXPECT_THAT(AgentOf(tight).compat_warnings,
               ElementsAre(AllOf(HasSubstr("--iam-role-session-ttl=15m"), HasSubstr("30m"))));
   auto kiam = Agent({"--session-duration=15m", "--session-refresh=5m"});
-  EXPECT_EQ(kiam.agent.session_duration, std::chrono::minutes(15));
-  EXPECT_EQ(kiam.agent.refresh_before, std::chrono::minutes(5));
+  EXPECT_EQ(AgentOf(kiam).sessions.session_duration, std::chrono::minutes(15));
+  EXPECT_EQ(AgentOf(kiam).sessions.refresh_before, std::chrono::minutes(5));
   EXPECT_PARSES(Agent({"--iam-role-session-ttl=30m", "--session-duration=1h"}));
   ExpectUsageError({"--iam-role-session-ttl=15m", "--session-duration=1h"},
                    "--session-duration=30m");
@@ -230,15 +239,15 @@ TEST(CompatFlagsTest, SessionLifetime) {
   ExpectUsageError({"--session-refresh=soon"}, "--session-refresh");
   // Defaults stay podiam's.
   auto none = Agent({});
-  EXPECT_EQ(none.agent.session_duration, std::chrono::hours(1));
-  EXPECT_EQ(none.agent.refresh_before, std::chrono::minutes(30));
+  EXPECT_EQ(AgentOf(none).sessions.session_duration, std::chrono::hours(1));
+  EXPECT_EQ(AgentOf(none).sessions.refresh_before, std::chrono::minutes(30));
 }
 
 TEST(CompatFlagsTest, RolesAndAliases) {
   auto r =
       Agent({"--role-base-arn=arn:aws:iam::1:role/", "--assume-role-arn=arn:aws:iam::1:role/hop"});
-  EXPECT_EQ(r.agent.base_role_arn, "arn:aws:iam::1:role/");
-  EXPECT_EQ(r.agent.assume_role, "arn:aws:iam::1:role/hop");
+  EXPECT_EQ(AgentOf(r).roles.base_role_arn, "arn:aws:iam::1:role/");
+  EXPECT_EQ(AgentOf(r).aws.assume_role, "arn:aws:iam::1:role/hop");
   EXPECT_PARSES(
       Agent({"--role-base-arn=arn:aws:iam::1:role/", "--base-role-arn=arn:aws:iam::1:role/"}));
   ExpectUsageError({"--role-base-arn=arn:aws:iam::1:role/", "--base-role-arn=arn:aws:iam::2:role/"},
@@ -249,16 +258,16 @@ TEST(CompatFlagsTest, RolesAndAliases) {
   ExpectUsageError({"--role-base-arn-autodetect", "--auto-discover-base-arn=false"}, "disagree");
   // kube2iam's --auto-discover-default-role: the base ARN part is honoured, the default role not.
   auto discover = Agent({"--auto-discover-default-role"});
-  EXPECT_TRUE(discover.agent.auto_discover_base_arn);
-  EXPECT_TRUE(discover.agent.default_role.empty());
+  EXPECT_TRUE(AgentOf(discover).roles.auto_discover_base_arn);
+  EXPECT_TRUE(AgentOf(discover).roles.default_role.empty());
   EXPECT_THAT(WarningFor(discover, "--auto-discover-default-role"), HasSubstr("--default-role"));
 }
 
 TEST(CompatFlagsTest, NodeNetworking) {
   auto kiam = Agent({"--iptables", "--host=10.0.0.7", "--host-interface=cali+"});
-  EXPECT_TRUE(kiam.agent.iptables);
-  EXPECT_EQ(kiam.agent.host_ip, "10.0.0.7");
-  EXPECT_FALSE(kiam.agent.iptables_remove_on_exit);
+  EXPECT_TRUE(AgentOf(kiam).hostnet.iptables);
+  EXPECT_EQ(AgentOf(kiam).hostnet.host_ip, "10.0.0.7");
+  EXPECT_FALSE(AgentOf(kiam).hostnet.iptables_remove_on_exit);
   ExpectUsageError({"--host=10.0.0.7", "--host-ip=10.0.0.8"}, "disagree");
   ExpectUsageError({"--iptables", "--no-iptables"}, "--no-iptables");
   ExpectUsageError({"--iptables-remove", "--iptables-remove-on-exit=false"}, "disagree");
@@ -268,23 +277,23 @@ TEST(CompatFlagsTest, NodeNetworking) {
   auto env = Agent({"--iptables", "--host-interface=cni0"});
   auto flag = Agent({"--host-ip=10.0.0.8"});
   ::unsetenv("HOST_IP");  // NOLINT(concurrency-mt-unsafe)
-  EXPECT_EQ(env.agent.host_ip, "10.0.0.9");
-  EXPECT_EQ(flag.agent.host_ip, "10.0.0.8");
-  EXPECT_TRUE(Agent({}).agent.host_ip.empty());
+  EXPECT_EQ(AgentOf(env).hostnet.host_ip, "10.0.0.9");
+  EXPECT_EQ(AgentOf(flag).hostnet.host_ip, "10.0.0.8");
+  EXPECT_TRUE(AgentOf(Agent({})).hostnet.host_ip.empty());
 
   // kube2iam and kiam default --host-interface to docker0.
   auto docker = Agent({"--iptables=true", "--host-ip=10.0.0.5"});
-  EXPECT_EQ(docker.agent.host_interface, "docker0");
+  EXPECT_EQ(AgentOf(docker).hostnet.host_interface, "docker0");
   EXPECT_THAT(WarningFor(docker, "--host-interface"), HasSubstr("docker0"));
-  EXPECT_EQ(Agent({"--iptables", "--host-interface=cni0"}).agent.host_interface, "cni0");
-  EXPECT_TRUE(Agent({}).agent.host_interface.empty());
+  EXPECT_EQ(AgentOf(Agent({"--iptables", "--host-interface=cni0"})).hostnet.host_interface, "cni0");
+  EXPECT_TRUE(AgentOf(Agent({})).hostnet.host_interface.empty());
 }
 
 TEST(CompatFlagsTest, AllowRouteRegexpKeepsKiamsUnanchoredMeaning) {
-  EXPECT_EQ(Agent({"--allow-route-regexp=/placement/"}).agent.allow_metadata_path,
+  EXPECT_EQ(AgentOf(Agent({"--allow-route-regexp=/placement/"})).imds.allow_metadata_path,
             ".*(?:/placement/).*");
-  EXPECT_EQ(Agent({"--allow-route-regexp=^$"}).agent.allow_metadata_path, "");
-  EXPECT_EQ(Agent({"--allow-route-regexp="}).agent.allow_metadata_path, "");
+  EXPECT_EQ(AgentOf(Agent({"--allow-route-regexp=^$"})).imds.allow_metadata_path, "");
+  EXPECT_EQ(AgentOf(Agent({"--allow-route-regexp="})).imds.allow_metadata_path, "");
   ExpectUsageError({"--allow-route-regexp=/placement/", "--allow-metadata-path=/latest/.*"},
                    "disagree");
 }
@@ -303,7 +312,7 @@ TEST(CompatFlagsTest, Logging) {
     auto r = Agent({std::string("--log-level=") + level});
     ASSERT_FALSE(r.exit_code) << r.stderr_text;
     EXPECT_EQ(r.global.log.level, log::Level::kError);
-    EXPECT_THAT(r.agent.compat_warnings, IsEmpty());  // a warning would not show at that level
+    EXPECT_THAT(AgentOf(r).compat_warnings, IsEmpty());  // a warning would not show at that level
   }
   EXPECT_EQ(ParseCommandLine({"podiam", "--log-level=panic", "explain"}).global.log.level,
             log::Level::kError);
@@ -341,23 +350,23 @@ TEST(CompatFlagsTest, EachIgnoredFlagWarnsOnceSayingWhatPodiamDoesInstead) {
     auto r = Agent(flags);
     ASSERT_FALSE(r.exit_code) << r.stderr_text;
     std::string flag = flags.front().substr(0, flags.front().find('='));
-    ASSERT_THAT(r.agent.compat_warnings, SizeIs(1)) << flag;
-    EXPECT_THAT(r.agent.compat_warnings.front(),
+    ASSERT_THAT(AgentOf(r).compat_warnings, SizeIs(1)) << flag;
+    EXPECT_THAT(AgentOf(r).compat_warnings.front(),
                 AllOf(HasSubstr(flag + " ignored: "), HasSubstr(needle), Not(HasSubstr("\n"))));
   }
   // Flags with the same explanation share one line.
   auto tls = Agent({"--cert=/c", "--key=/k", "--ca=/a", "--server-address=s:443"});
-  EXPECT_THAT(tls.agent.compat_warnings,
+  EXPECT_THAT(AgentOf(tls).compat_warnings,
               ElementsAre(HasSubstr("--cert, --key, --ca, --server-address ignored: ")));
   // An empty value asks for nothing.
-  EXPECT_THAT(Agent({"--api-server="}).agent.compat_warnings, IsEmpty());
+  EXPECT_THAT(AgentOf(Agent({"--api-server="})).compat_warnings, IsEmpty());
 }
 
 TEST(CompatFlagsTest, PodiamFlagsAloneGiveNoWarnings) {
   auto r = Agent({"--node=n1", "--listen=0.0.0.0:8181", "--iptables", "--host-interface=cni0",
                   "--host-ip=10.0.0.5", "--log-level=debug"});
   EXPECT_PARSES(r);
-  EXPECT_THAT(r.agent.compat_warnings, IsEmpty());
+  EXPECT_THAT(AgentOf(r).compat_warnings, IsEmpty());
 }
 
 TEST(CompatFlagsTest, ConflictWithPodiamFlagFromEnvironment) {
@@ -386,8 +395,8 @@ TEST(CompatFlagsTest, PublishedChartDefaults) {
   auto kube2iam = Agent({"--host-interface=docker0", "--node=node-1", "--iptables=false",
                          "--app-port=8181", "--metrics-port=8181"});
   ASSERT_FALSE(kube2iam.exit_code) << kube2iam.stderr_text;
-  EXPECT_EQ(kube2iam.agent.listen, "0.0.0.0:8181");
-  EXPECT_THAT(kube2iam.agent.compat_warnings, ElementsAre(HasSubstr("--metrics-port=8181")));
+  EXPECT_EQ(AgentOf(kube2iam).listener.listen, "0.0.0.0:8181");
+  EXPECT_THAT(AgentOf(kube2iam).compat_warnings, ElementsAre(HasSubstr("--metrics-port=8181")));
 
   auto kiam = Agent({"--no-iptables-remove", "--host-interface=cali+", "--json-log", "--level=info",
                      "--port=8181", "--cert=/etc/kiam/tls/cert", "--key=/etc/kiam/tls/key",
@@ -395,11 +404,11 @@ TEST(CompatFlagsTest, PublishedChartDefaults) {
                      "--prometheus-listen-addr=0.0.0.0:9620", "--prometheus-sync-interval=5s",
                      "--gateway-timeout-creation=1s"});
   ASSERT_FALSE(kiam.exit_code) << kiam.stderr_text;
-  EXPECT_EQ(kiam.agent.listen, "0.0.0.0:8181");
-  EXPECT_EQ(kiam.agent.metrics_listen, "0.0.0.0:9620");
+  EXPECT_EQ(AgentOf(kiam).listener.listen, "0.0.0.0:8181");
+  EXPECT_EQ(AgentOf(kiam).ops.metrics_listen, "0.0.0.0:9620");
   EXPECT_EQ(kiam.global.log.format, log::Format::kJson);
-  EXPECT_FALSE(kiam.agent.iptables_remove_on_exit);
-  EXPECT_THAT(kiam.agent.compat_warnings,
+  EXPECT_FALSE(AgentOf(kiam).hostnet.iptables_remove_on_exit);
+  EXPECT_THAT(AgentOf(kiam).compat_warnings,
               ElementsAre(HasSubstr("--prometheus-sync-interval ignored"),
                           HasSubstr("--cert, --key, --ca, --server-address, "
                                     "--gateway-timeout-creation ignored")));

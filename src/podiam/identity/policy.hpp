@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "podiam/aws/arn.hpp"
+#include "podiam/identity/annotations.hpp"
 #include "podiam/base/error.hpp"
 
 namespace re2 {
@@ -44,12 +45,13 @@ namespace podiam::identity {
 
 using Annotations = std::map<std::string, std::string, std::less<>>;
 
+// The annotation names in use: identity/annotations.hpp's, unless renamed by flags.
 struct AnnotationKeys {
-  std::string role = "iam.amazonaws.com/role";                    // --iam-role-key
-  std::string external_id = "iam.amazonaws.com/external-id";      // --iam-external-id
-  std::string allowed_roles = "iam.amazonaws.com/allowed-roles";  // --namespace-key (kube2iam)
-  std::string permitted = "iam.amazonaws.com/permitted";          // kiam
-  std::string session_name = "iam.amazonaws.com/session-name";    // kiam
+  std::string role{annotations::kRole};                    // --iam-role-key
+  std::string external_id{annotations::kExternalId};       // --iam-external-id
+  std::string allowed_roles{annotations::kAllowedRoles};   // --namespace-key (kube2iam)
+  std::string permitted{annotations::kPermitted};          // kiam
+  std::string session_name{annotations::kSessionName};     // kiam
 };
 
 enum class RestrictionFormat { kGlob, kRegexp };

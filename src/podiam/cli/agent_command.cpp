@@ -1,0 +1,36 @@
+#include "podiam/cli/agent_command.hpp"
+
+#include <memory>
+
+#include "podiam/cli/flag_groups.hpp"
+
+namespace podiam::cli {
+
+std::function<SubcommandInvocation()> AddAgentCommand(CLI::App& sub, const GlobalLogFlags& log) {
+  auto invocation = std::make_shared<AgentInvocation>();
+  AgentConfig& c = invocation->config;
+  AddKubeFlags(sub, c.kube);
+  AddNodeFlags(sub, c.node);
+  AddListenerFlags(sub, c.listener);
+  AddOpsFlags(sub, c.ops);
+  AddRoleFlags(sub, c.roles);
+  AddAwsFlags(sub, c.aws);
+  AddSessionFlags(sub, c.sessions);
+  AddHostnetFlags(sub, c.hostnet);
+  AddImdsFlags(sub, c.imds);
+  AddCompatFlags(sub, c, log);  // kube2iam's and kiam's flags; keep last
+  return [invocation] { return SubcommandInvocation(*invocation); };
+}
+
+Result<void> CheckAgentConfig(const AgentConfig& c) {
+  for (auto check : {CheckListenerFlags(c.listener), CheckOpsFlags(c.ops),
+                     CheckSessionFlags(c.sessions, /*role_chaining=*/!c.aws.assume_role.empty()),
+                     CheckRoleFlags(c.roles), CheckAwsFlags(c.aws)}) {
+    if (!check) {
+      return check;
+    }
+  }
+  return {};
+}
+
+}  // namespace podiam::cli
