@@ -1,5 +1,5 @@
-"""The podiam binary's command line: version, help, one-line usage errors (exit 2), and one-line
-start-up errors an operator can act on (exit 1)."""
+"""The podiam binary's command line: version, help, one-line usage errors (exit 2: malformed flags
+and values whose meaning is wrong), and one-line start-up errors an operator can act on (exit 1)."""
 
 import os
 import subprocess
@@ -47,9 +47,23 @@ def test_environment_sets_flags_and_is_validated_the_same_way():
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["agent"], "--node"),
     (["agent", "--node", "n1", "--base-role-arn", "arn:aws:iam::12:role/"], "--base-role-arn"),
-    (["agent", "--node", "n1", "--listen", "nowhere"], "--listen"),
+    (["agent", "--node", "n1", "--listen", "nowhere"], "--listen must be ADDRESS:PORT"),
+    (["agent", "--node", "n1", "--metrics-listen", "0.0.0.0:http"], "--metrics-listen"),
+    (["agent", "--node", "n1", "--assume-role", "hop"], "--assume-role"),
+    (["agent", "--node", "n1", "--sts-endpoint", "sts.example"], "--sts-endpoint"),
+])
+def test_agent_configuration_errors_are_found_at_parse_time(args, needle):
+    # What a flag's value means is checked before anything starts (no I/O needed): one line, exit 2.
+    r = run(*args, env={"NODE_NAME": ""})
+    assert r.returncode == 2, r
+    assert r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("podiam: ")
+    assert needle in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["agent"], "--node"),
     (["agent", "--node", "n1", "--allow-metadata-path", "(", "--kubeconfig", "/nonexistent"],
      "kube"),
 ])

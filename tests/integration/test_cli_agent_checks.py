@@ -1,6 +1,7 @@
-"""Start-up checks of `podiam agent` that protect pods from a configuration that could never work
-(credentials too short-lived to serve, role chaining over 1 h, bad pod ranges) and the flags that
-choose session scope and the duplicate-IP rule; and the shipped DaemonSet's own arguments."""
+"""Checks of `podiam agent` that protect pods from a configuration that could never work
+(credentials too short-lived to serve and role chaining over 1 h, at parse time; bad pod ranges,
+at start-up) and the flags that choose session scope and the duplicate-IP rule; and the shipped
+DaemonSet's own arguments."""
 
 import os
 import subprocess
@@ -35,6 +36,12 @@ def one_startup_error(r):
 BASE = ["agent", "--node", "n1", "--kubeconfig", "/nonexistent", "--region", "us-east-1"]
 
 
+def one_usage_error(r):
+    assert r.returncode == 2, r
+    assert r.stderr.startswith("podiam: ") and r.stderr.count("\n") == 1, r.stderr
+    return r.stderr.strip()
+
+
 @pytest.mark.parametrize("args,needles", [
     # kiam's default lifetime: every credential would arrive already unservable (defect 2).
     (["--session-duration", "15m"], ["--session-duration 15m is too short", "at least 50m"]),
@@ -42,12 +49,17 @@ BASE = ["agent", "--node", "n1", "--kubeconfig", "/nonexistent", "--region", "us
     (["--session-duration", "13h"], ["at most 12h"]),
     (["--session-duration", "2h", "--assume-role", "arn:aws:iam::123456789012:role/hop"],
      ["role chaining"]),
-    (["--pod-cidr", "10.244.1.0/33"], ["--pod-cidr"]),
 ])
 def test_configurations_that_cannot_work_are_refused_with_what_would(args, needles):
-    line = one_startup_error(run(*BASE, *args))
+    # Checked at parse time (no I/O needed): a usage error, before anything starts.
+    line = one_usage_error(run(*BASE, *args))
     for needle in needles:
         assert needle in line, line
+
+
+def test_bad_pod_ranges_are_refused_at_start_up():
+    line = one_startup_error(run(*BASE, "--pod-cidr", "10.244.1.0/33"))
+    assert "--pod-cidr" in line, line
 
 
 @pytest.mark.parametrize("args", [

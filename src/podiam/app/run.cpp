@@ -1,29 +1,32 @@
 #include "podiam/app/run.hpp"
 
+#include <variant>
+
 #include "podiam/app/agent.hpp"
 #include "podiam/base/log.hpp"
 
 namespace podiam::app {
+namespace {
+
+// One overload per cli::SubcommandInvocation alternative: a new subcommand adds its RunX here.
+struct Dispatch {
+  const cli::GlobalConfig& global;
+
+  int operator()(const std::monostate& /*none*/) const { return 0; }
+  int operator()(const cli::AgentInvocation& agent) const { return RunAgent(global, agent.config); }
+  int operator()(const cli::PlannedInvocation& planned) const {
+    log::Logger("podiam").Error("subcommand is not available in this version yet",
+                                {{"command", std::string(cli::CommandName(planned.command))},
+                                 {"version", std::string(cli::Version())}});
+    return 1;
+  }
+};
+
+}  // namespace
 
 int Run(const cli::Invocation& invocation) {
   log::Configure(invocation.global.log);
-  log::Logger logger("podiam");
-  switch (invocation.command) {
-    case cli::Command::kNone:
-      return 0;
-    case cli::Command::kAgent:
-      return RunAgent(invocation.global, invocation.agent);
-    case cli::Command::kServer:
-    case cli::Command::kWebhook:
-    case cli::Command::kController:
-    case cli::Command::kOidc:
-    case cli::Command::kExplain:
-      break;
-  }
-  logger.Error("subcommand is not available in this version yet",
-               {{"command", std::string(cli::CommandName(invocation.command))},
-                {"version", std::string(cli::Version())}});
-  return 1;
+  return std::visit(Dispatch{invocation.global}, invocation.subcommand);
 }
 
 }  // namespace podiam::app
