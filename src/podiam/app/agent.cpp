@@ -3,11 +3,8 @@
 #include <optional>
 #include <string>
 
-#include "podiam/agent/address_filter.hpp"
-#include "podiam/agent/broker_source.hpp"
-#include "podiam/agent/node_metadata_upstream.hpp"
-#include "podiam/agent/pod_directory.hpp"
 #include "podiam/app/agent_network.hpp"
+#include "podiam/app/agent_services.hpp"
 #include "podiam/app/aws_stack.hpp"
 #include "podiam/app/kube_stack.hpp"
 #include "podiam/app/node_metadata.hpp"
@@ -17,13 +14,9 @@
 #include "podiam/aws/environment.hpp"
 #include "podiam/base/clock.hpp"
 #include "podiam/base/random.hpp"
-#include "podiam/base/work_queue.hpp"
 #include "podiam/creds/credential_broker.hpp"
 #include "podiam/http/host_port.hpp"
 #include "podiam/identity/session_name.hpp"
-#include "podiam/k8s/event_recorder.hpp"
-#include "podiam/k8s/resource.hpp"
-#include "podiam/metadata/imds_handler.hpp"
 #include "podiam/transport/http_client.hpp"
 
 namespace podiam::app {
@@ -70,7 +63,6 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   if (!policy_options) {
     return fail("config", policy_options.error());
   }
-  identity::RolePolicy policy(*policy_options);
 
   // ---- AWS: podiam's own credentials, then the broker of pods' credentials.
   auto aws = AwsStack::Create({.http = **aws_http, .clock = clock, .random = random,
@@ -80,63 +72,19 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   if (!aws) {
     return fail("config", aws.error());
   }
-  const int duration_seconds = static_cast<int>(c.sessions.session_duration.count());
   creds::CredentialBroker broker(
       (*aws)->sts(), clock, random, ops.registry(),
-      {.refresh_before = c.sessions.refresh_before, .duration_seconds = duration_seconds});
+      {.refresh_before = c.sessions.refresh_before,
+       .duration_seconds = static_cast<int>(c.sessions.session_duration.count())});
 
-  // ---- Kubernetes: this node's pods, all namespaces and service accounts.
+  // ---- Kubernetes: this node's pods, all namespaces and service accounts; the pod-facing IMDS.
   auto kube = KubeStack::Connect(c.kube, clock, random, ops.registry(), "podiam-agent");
   if (!kube) {
     return fail("kubernetes", kube.error());
   }
-  const identity::AnnotationKeys& keys = policy_options->keys;
-  k8s::PodCache pods({.annotation_keys = {keys.role, keys.external_id, keys.session_name},
-                      .duplicate_ips = c.node.duplicate_ips == "refuse"
-                                           ? k8s::DuplicateIpPolicy::kRefuse
-                                           : k8s::DuplicateIpPolicy::kPreferNewest});
-  k8s::NamespaceCache namespaces({.annotation_keys = {keys.allowed_roles, keys.permitted}});
-  k8s::ServiceAccountCache accounts({.annotation_keys = {keys.role}});
-  (*kube)->Watch(pods, {.resource = k8s::resources::Pods(), .field_selector = "spec.nodeName=" + node});
-  (*kube)->Watch(namespaces, {.resource = k8s::resources::Namespaces()});
-  (*kube)->Watch(accounts, {.resource = k8s::resources::ServiceAccounts()});
-  k8s::EventRecorder events((*kube)->api(), clock, (*kube)->metrics(),
-                            {.reporting_instance = "podiam-agent-" + node});
-  // Direct lookups run inside a pod's request: keep them well under the SDKs' 1 s timeout.
-  k8s::KubeApi& lookup = (*kube)->ApiWith({.request_timeout = std::chrono::milliseconds(500)});
-  agent::PodDirectory directory(
-      pods, namespaces, accounts, policy, broker, lookup, &events, clock, ops.registry(),
-      {.node = node,
-       .session_name_key = keys.session_name,
-       .session = {.scope = c.sessions.session_scope,
-                   .tags = c.sessions.session_tags,
-                   .cluster_name = c.sessions.cluster_name,
-                   .source_identity = c.sessions.source_identity},
-       .duration_seconds = duration_seconds,
-       .synced = [&kube] { return (*kube)->HasSynced(); },
-       .is_node_address = [&](std::string_view ip) { return (*addresses)->IsNodeAddress(ip); },
-       .may_be_pod = [&](std::string_view ip) { return (*addresses)->MayBePod(ip); }});
-
-  // ---- the pod-facing handler; blocking work (STS fetches, the node's metadata service) off the
-  // I/O threads: bounded, and no source address may hold more than its share of it.
-  auto issuer = metadata::ImdsTokenIssuer::Create(random, clock);
-  if (!issuer) {
-    return fail("imds tokens", issuer.error());
-  }
-  metadata::ImdsMetrics imds_metrics(ops.registry());
-  agent::BrokerSource source(broker);
-  agent::NodeMetadataUpstream upstream(*node_imds.client);  // pods' requests, allowed paths only
-  WorkQueue workers({.threads = 16, .max_queued = 1024, .max_per_key = 8});
-  auto imds = metadata::ImdsHandler::Create(
-      directory, source, **issuer, clock, imds_metrics,
-      {.imdsv1 = c.imds.imdsv1,
-       .allow_path = c.imds.allow_metadata_path,
-       .default_allow_list = c.imds.metadata_allow_list == "default",
-       .offload = [&workers](std::string_view source_ip,
-                             std::function<void()> work) {
-         return workers.TryPost(source_ip, std::move(work));
-       }},
-      &upstream);
+  NodeCallers callers(**kube, *policy_options, broker, **addresses, clock, ops.registry(), node, c);
+  auto imds = PodImds::Create(callers.directory(), broker, *node_imds.client, random, clock,
+                              ops.registry(), c.imds);
   if (!imds) {
     return fail("config", imds.error());
   }
@@ -155,16 +103,16 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   MetadataListeners listeners(
       c.listener, *listen,
       redirects.needs_ipv6_listener() ? std::optional(c.hostnet.host_ipv6) : std::nullopt,
-      ops.http_metrics(), *imds);
+      ops.http_metrics(), (*imds)->handler());
   if (auto ok = ops.Start(); !ok) {
     return fail("ops listener " + c.ops.metrics_listen, ok.error());
   }
   if (auto ok = listeners.Start(); !ok) {
     return fail(listeners.failed_step(), ok.error());
   }
-  events.Start();
+  callers.events().Start();
   broker.Start();
-  directory.Start();
+  callers.directory().Start();
   (*kube)->Start();
   log.Info("agent started", {{"node", node},
                              {"listen", listen->host + ":" + std::to_string(listeners.port())},
@@ -177,10 +125,10 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   listeners.Stop(std::chrono::seconds(2));
   (*kube)->Stop();
   (*aws)->Stop();
-  directory.Stop();
+  callers.directory().Stop();
   broker.Stop();
-  workers.Stop();
-  events.Stop();
+  (*imds)->Stop();
+  callers.events().Stop();
   ops.Stop(std::chrono::seconds(1));
   redirects.RemoveIfAsked(log);
   log.Info("agent stopped");
