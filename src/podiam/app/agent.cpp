@@ -65,8 +65,12 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   }
 
   // ---- AWS: podiam's own credentials, then the broker of pods' credentials.
-  auto aws = AwsStack::Create({.http = **aws_http, .clock = clock, .random = random,
-                               .registry = ops.registry(), .env = env, .log_component = "agent"},
+  auto aws = AwsStack::Create({.http = **aws_http,
+                               .clock = clock,
+                               .random = random,
+                               .registry = ops.registry(),
+                               .env = env,
+                               .log_component = "agent"},
                               c.aws, node_imds.ForOwnUse(),
                               identity::SanitizeSessionName("podiam-agent-" + node));
   if (!aws) {

@@ -68,8 +68,7 @@ int ImdsThreads(const cli::ListenerFlags& flags) {
 
 }  // namespace
 
-MetadataListeners::MetadataListeners(const cli::ListenerFlags& flags,
-                                     const http::HostPort& listen,
+MetadataListeners::MetadataListeners(const cli::ListenerFlags& flags, const http::HostPort& listen,
                                      std::optional<std::string> ipv6_host,
                                      transport::HttpServerMetrics& metrics,
                                      const std::shared_ptr<http::Handler>& handler)
@@ -83,15 +82,14 @@ MetadataListeners::MetadataListeners(const cli::ListenerFlags& flags,
            .metrics = &metrics},
           handler) {
   if (ipv6_host_) {  // where the IPv6 DNAT rule points
-    v6_.emplace(
-        transport::HttpServerOptions{
-            .address = *ipv6_host_,
-            .port = listen.port,
-            .threads = 1,
-            .max_connections_per_client = static_cast<std::size_t>(flags.max_connections_per_pod),
-            .name = "imds",
-            .metrics = &metrics},
-        handler);
+    v6_.emplace(transport::HttpServerOptions{.address = *ipv6_host_,
+                                             .port = listen.port,
+                                             .threads = 1,
+                                             .max_connections_per_client = static_cast<std::size_t>(
+                                                 flags.max_connections_per_pod),
+                                             .name = "imds",
+                                             .metrics = &metrics},
+                handler);
   }
 }
 

@@ -9,32 +9,32 @@ NodeCallers::NodeCallers(KubeStack& kube, const identity::PolicyOptions& policy,
                          const Clock& clock, metrics::Registry& registry, const std::string& node,
                          const cli::AgentConfig& c)
     : policy_(policy),
-      pods_({.annotation_keys = {policy.keys.role, policy.keys.external_id,
-                                 policy.keys.session_name},
-             .duplicate_ips = c.node.duplicate_ips == "refuse"
-                                  ? k8s::DuplicateIpPolicy::kRefuse
-                                  : k8s::DuplicateIpPolicy::kPreferNewest}),
+      pods_(
+          {.annotation_keys = {policy.keys.role, policy.keys.external_id, policy.keys.session_name},
+           .duplicate_ips = c.node.duplicate_ips == "refuse"
+                                ? k8s::DuplicateIpPolicy::kRefuse
+                                : k8s::DuplicateIpPolicy::kPreferNewest}),
       namespaces_({.annotation_keys = {policy.keys.allowed_roles, policy.keys.permitted}}),
       accounts_({.annotation_keys = {policy.keys.role}}),
       events_(kube.api(), clock, kube.metrics(), {.reporting_instance = "podiam-agent-" + node}),
-      directory_(pods_, namespaces_, accounts_, policy_, broker,
-                 // Direct lookups run inside a pod's request: well under the SDKs' 1 s timeout.
-                 kube.ApiWith({.request_timeout = std::chrono::milliseconds(500)}), &events_,
-                 clock, registry,
-                 {.node = node,
-                  .session_name_key = policy.keys.session_name,
-                  .session = {.scope = c.sessions.session_scope,
-                              .tags = c.sessions.session_tags,
-                              .cluster_name = c.sessions.cluster_name,
-                              .source_identity = c.sessions.source_identity},
-                  .duration_seconds = static_cast<int>(c.sessions.session_duration.count()),
-                  .synced = [&kube] { return kube.HasSynced(); },
-                  .is_node_address =
-                      [&addresses](std::string_view ip) { return addresses.IsNodeAddress(ip); },
-                  .may_be_pod = [&addresses](std::string_view ip) {
-                    return addresses.MayBePod(ip);
-                  }}) {
-  kube.Watch(pods_, {.resource = k8s::resources::Pods(), .field_selector = "spec.nodeName=" + node});
+      directory_(
+          pods_, namespaces_, accounts_, policy_, broker,
+          // Direct lookups run inside a pod's request: well under the SDKs' 1 s timeout.
+          kube.ApiWith({.request_timeout = std::chrono::milliseconds(500)}), &events_, clock,
+          registry,
+          {.node = node,
+           .session_name_key = policy.keys.session_name,
+           .session = {.scope = c.sessions.session_scope,
+                       .tags = c.sessions.session_tags,
+                       .cluster_name = c.sessions.cluster_name,
+                       .source_identity = c.sessions.source_identity},
+           .duration_seconds = static_cast<int>(c.sessions.session_duration.count()),
+           .synced = [&kube] { return kube.HasSynced(); },
+           .is_node_address =
+               [&addresses](std::string_view ip) { return addresses.IsNodeAddress(ip); },
+           .may_be_pod = [&addresses](std::string_view ip) { return addresses.MayBePod(ip); }}) {
+  kube.Watch(pods_,
+             {.resource = k8s::resources::Pods(), .field_selector = "spec.nodeName=" + node});
   kube.Watch(namespaces_, {.resource = k8s::resources::Namespaces()});
   kube.Watch(accounts_, {.resource = k8s::resources::ServiceAccounts()});
 }

@@ -29,9 +29,9 @@ namespace podiam::app {
 class NodeCallers {
  public:
   // Registers the informers on `kube`; `node` is this node's name.
-  NodeCallers(KubeStack& kube, const identity::PolicyOptions& policy, creds::CredentialBroker& broker,
-              agent::AddressFilter& addresses, const Clock& clock, metrics::Registry& registry,
-              const std::string& node, const cli::AgentConfig& config);
+  NodeCallers(KubeStack& kube, const identity::PolicyOptions& policy,
+              creds::CredentialBroker& broker, agent::AddressFilter& addresses, const Clock& clock,
+              metrics::Registry& registry, const std::string& node, const cli::AgentConfig& config);
 
   agent::PodDirectory& directory() { return directory_; }
   k8s::EventRecorder& events() { return events_; }

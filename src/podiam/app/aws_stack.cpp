@@ -37,12 +37,13 @@ Result<std::unique_ptr<AwsStack>> AwsStack::Create(const AwsStackDeps& deps,
   std::unique_ptr<AwsStack> stack(new AwsStack(deps, region.name, *endpoint));
   AwsStack& s = *stack;
   const aws::HttpStsClientOptions options{.endpoint = s.endpoint_};
-  s.unsigned_sts_ = std::make_unique<aws::HttpStsClient>(deps.http, nullptr, s.metrics_,
-                                                         deps.clock, deps.random, options);
+  s.unsigned_sts_ = std::make_unique<aws::HttpStsClient>(deps.http, nullptr, s.metrics_, deps.clock,
+                                                         deps.random, options);
   s.own_ = std::make_unique<aws::CachingCredentialsProvider>(
-      aws::NewDefaultCredentialsChain(
-          {.http = deps.http, .web_identity_sts = *s.unsigned_sts_, .clock = deps.clock,
-           .env = deps.env}),
+      aws::NewDefaultCredentialsChain({.http = deps.http,
+                                       .web_identity_sts = *s.unsigned_sts_,
+                                       .clock = deps.clock,
+                                       .env = deps.env}),
       deps.clock, deps.random);
   aws::CredentialsProvider* signer = s.own_.get();
   if (!flags.assume_role.empty()) {

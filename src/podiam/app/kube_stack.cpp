@@ -46,8 +46,8 @@ k8s::KubeApi& KubeStack::ApiWith(k8s::HttpKubeApiOptions options) {
 }
 
 void KubeStack::Watch(k8s::InformerSink& sink, k8s::InformerOptions options) {
-  informers_.push_back(std::make_unique<k8s::Informer>(api_, sink, metrics_, clock_, random_,
-                                                       std::move(options)));
+  informers_.push_back(
+      std::make_unique<k8s::Informer>(api_, sink, metrics_, clock_, random_, std::move(options)));
 }
 
 bool KubeStack::HasSynced() const {

@@ -34,14 +34,13 @@ class KubeStack {
  public:
   // Loads the cluster configuration and builds the HTTPS client (CA, client certificate).
   // `user_agent` names the subcommand in the apiserver's audit log.
-  static Result<std::unique_ptr<KubeStack>> Connect(const cli::KubeFlags& flags,
-                                                    const Clock& clock, Random& random,
-                                                    metrics::Registry& registry,
+  static Result<std::unique_ptr<KubeStack>> Connect(const cli::KubeFlags& flags, const Clock& clock,
+                                                    Random& random, metrics::Registry& registry,
                                                     const std::string& user_agent);
 
   // Over a given client (tests: testing::FakeHttpClient).
-  KubeStack(k8s::ClusterConfig cluster, std::unique_ptr<http::HttpClient> http,
-            const Clock& clock, Random& random, metrics::Registry& registry);
+  KubeStack(k8s::ClusterConfig cluster, std::unique_ptr<http::HttpClient> http, const Clock& clock,
+            Random& random, metrics::Registry& registry);
   ~KubeStack();
   KubeStack(const KubeStack&) = delete;
   KubeStack& operator=(const KubeStack&) = delete;

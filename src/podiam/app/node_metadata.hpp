@@ -1,6 +1,6 @@
 // The node's own EC2 metadata service as podiam uses it for itself: its region (when no region
-// is configured) and kube2iam's --auto-discover-base-arn. docs/aws.md ("The node's instance
-// metadata service") has the endpoint variables and the order.
+// is configured) and kube2iam's --auto-discover-base-arn. docs/agent.md ("The node's
+// own metadata service") has the endpoint variables and the order.
 //
 //   - endpoint: $PODIAM_NODE_IMDS_ENDPOINT, default http://169.254.169.254 (tests point it at a
 //     fake); not the SDKs' $AWS_EC2_METADATA_SERVICE_ENDPOINT, which configures podiam's own
@@ -51,7 +51,7 @@ Result<aws::BaseRoleArn> DiscoverBaseArn(aws::InstanceMetadata* imds, const Cloc
 // (`imds`, nullptr: not asked), else us-east-1.
 struct Region {
   std::string name;
-  std::string source;                   // "--region", "AWS_REGION", ..., "node metadata", "default"
+  std::string source;  // "--region", "AWS_REGION", ..., "node metadata", "default"
   std::optional<Error> discovery_error;  // why the node's metadata service gave none
 };
 Region ResolveRegion(std::string_view flag, const aws::Environment& env,

@@ -46,10 +46,12 @@ TEST(ResolveRegionTest, FlagThenEnvironmentThenNodeThenDefault) {
   testing::FakeClock clock;
   FakeInstanceMetadata imds(clock);
   imds.Set(kRegionPath, 200, "ap-south-2");
-  auto env = aws::MapEnvironment({{"AWS_REGION", "eu-west-1"}, {"AWS_DEFAULT_REGION", "eu-north-1"}});
+  auto env =
+      aws::MapEnvironment({{"AWS_REGION", "eu-west-1"}, {"AWS_DEFAULT_REGION", "eu-north-1"}});
   EXPECT_EQ(ResolveRegion("us-west-2", env, &imds, clock).name, "us-west-2");
   EXPECT_EQ(ResolveRegion("", env, &imds, clock).source, "AWS_REGION");
-  auto fallback_env = aws::MapEnvironment({{"AWS_REGION", ""}, {"AWS_DEFAULT_REGION", "eu-north-1"}});
+  auto fallback_env =
+      aws::MapEnvironment({{"AWS_REGION", ""}, {"AWS_DEFAULT_REGION", "eu-north-1"}});
   EXPECT_EQ(ResolveRegion("", fallback_env, &imds, clock).name, "eu-north-1");
   EXPECT_TRUE(imds.asked.empty());  // configured: the node is never asked
 
@@ -118,8 +120,9 @@ TEST(NodeMetadataTest, EndpointAndSwitchFromTheEnvironment) {
   http.PushResponse(200, "tok");
   http.PushResponse(200, "eu-west-3");
   auto node = OpenNodeMetadata(
-      http, clock, aws::MapEnvironment({{"PODIAM_NODE_IMDS_ENDPOINT", "http://127.0.0.1:9/"},
-                                        {"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://other/"}}));
+      http, clock,
+      aws::MapEnvironment({{"PODIAM_NODE_IMDS_ENDPOINT", "http://127.0.0.1:9/"},
+                           {"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://other/"}}));
   ASSERT_NE(node.ForOwnUse(), nullptr);
   EXPECT_EQ(DiscoverRegion(node.ForOwnUse(), clock).value(), "eu-west-3");
   auto requests = http.requests();
@@ -128,7 +131,8 @@ TEST(NodeMetadataTest, EndpointAndSwitchFromTheEnvironment) {
   EXPECT_EQ(requests[0].headers.Get("X-aws-ec2-metadata-token-ttl-seconds"), "60");
   EXPECT_EQ(requests[1].headers.Get("X-aws-ec2-metadata-token"), "tok");
 
-  auto off = OpenNodeMetadata(http, clock, aws::MapEnvironment({{"AWS_EC2_METADATA_DISABLED", "True"}}));
+  auto off =
+      OpenNodeMetadata(http, clock, aws::MapEnvironment({{"AWS_EC2_METADATA_DISABLED", "True"}}));
   EXPECT_EQ(off.ForOwnUse(), nullptr);
   ASSERT_NE(off.client, nullptr);  // still there for pods' allowed paths
   EXPECT_EQ(off.client->endpoint(), "http://169.254.169.254");
@@ -137,7 +141,8 @@ TEST(NodeMetadataTest, EndpointAndSwitchFromTheEnvironment) {
 TEST(PolicyOptionsFromTest, GivenBaseArnWinsAndDiscoveryOnlyWhenAsked) {
   testing::FakeClock clock;
   FakeInstanceMetadata imds(clock);
-  imds.Set(kInfoPath, 200, R"({"InstanceProfileArn":"arn:aws:iam::210987654321:instance-profile/n"})");
+  imds.Set(kInfoPath, 200,
+           R"({"InstanceProfileArn":"arn:aws:iam::210987654321:instance-profile/n"})");
   log::Logger log("test");
   cli::RoleFlags flags{.base_role_arn = "arn:aws:iam::123456789012:role/k8s/",
                        .auto_discover_base_arn = true,

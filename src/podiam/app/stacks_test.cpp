@@ -28,15 +28,14 @@ struct AwsFixture {
 
   Result<std::unique_ptr<AwsStack>> Create(const cli::AwsFlags& flags,
                                            aws::InstanceMetadata* node = nullptr) {
-    return AwsStack::Create(
-        {.http = http,
-         .clock = clock,
-         .random = random,
-         .registry = registry,
-         .env = aws::MapEnvironment({{"AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"},
-                                     {"AWS_SECRET_ACCESS_KEY", "secret"},
-                                     {"AWS_EC2_METADATA_DISABLED", "true"}})},
-        flags, node, "podiam-agent-n1");
+    return AwsStack::Create({.http = http,
+                             .clock = clock,
+                             .random = random,
+                             .registry = registry,
+                             .env = aws::MapEnvironment({{"AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"},
+                                                         {"AWS_SECRET_ACCESS_KEY", "secret"},
+                                                         {"AWS_EC2_METADATA_DISABLED", "true"}})},
+                            flags, node, "podiam-agent-n1");
   }
 };
 
@@ -60,7 +59,8 @@ TEST(AwsStackTest, SignsWithItsOwnCredentials) {
   AwsFixture f;
   auto stack = f.Create({.region = "us-west-2"});
   ASSERT_TRUE(stack);
-  f.http.PushResponse(403, "<ErrorResponse><Error><Code>AccessDenied</Code></Error></ErrorResponse>");
+  f.http.PushResponse(403,
+                      "<ErrorResponse><Error><Code>AccessDenied</Code></Error></ErrorResponse>");
   EXPECT_FALSE((*stack)->sts().GetCallerIdentity());
   auto request = f.http.last_request();
   EXPECT_EQ(request.url, "https://sts.us-west-2.amazonaws.com/");
@@ -71,7 +71,8 @@ TEST(AwsStackTest, SignsWithItsOwnCredentials) {
 
 TEST(AwsStackTest, AssumeRoleComesFirst) {
   AwsFixture f;
-  auto stack = f.Create({.region = "us-east-1", .assume_role = "arn:aws:iam::123456789012:role/hop"});
+  auto stack =
+      f.Create({.region = "us-east-1", .assume_role = "arn:aws:iam::123456789012:role/hop"});
   ASSERT_TRUE(stack);
   f.http.PushError(ErrorCode::kUnavailable, "sts down");
   EXPECT_FALSE((*stack)->sts().GetCallerIdentity());
@@ -118,8 +119,8 @@ TEST(KubeStackTest, ConnectNamesWhatIsMissing) {
   testing::FakeClock clock;
   testing::FakeRandom random;
   metrics::Registry registry;
-  auto kube = KubeStack::Connect({.kubeconfig = "/nonexistent/kubeconfig"}, clock, random,
-                                 registry, "podiam-test");
+  auto kube = KubeStack::Connect({.kubeconfig = "/nonexistent/kubeconfig"}, clock, random, registry,
+                                 "podiam-test");
   ASSERT_FALSE(kube);
   EXPECT_THAT(kube.error().message(), HasSubstr("kubernetes config"));
 }

@@ -351,7 +351,8 @@ Result<Credentials> ImdsCredentialsProvider::Get() {
   if (IsTrue(env_("AWS_EC2_METADATA_DISABLED"))) {
     return NotFound("AWS_EC2_METADATA_DISABLED is true");
   }
-  // $AWS_EC2_METADATA_SERVICE_ENDPOINT, as the SDKs read it (docs/aws.md).
+  // $AWS_EC2_METADATA_SERVICE_ENDPOINT, as the SDKs read it (docs/agent.md, "The node's own
+  // metadata service").
   ImdsClient imds(http_, clock_,
                   {.endpoint = NonEmpty(env_, "AWS_EC2_METADATA_SERVICE_ENDPOINT")
                                    .value_or(std::string(kDefaultImdsEndpoint)),
@@ -418,8 +419,7 @@ std::unique_ptr<CredentialsProvider> NewDefaultCredentialsChain(const DefaultCha
   providers.push_back(std::make_unique<SharedFilesCredentialsProvider>(deps.env, deps.read_file));
   providers.push_back(std::make_unique<ContainerCredentialsProvider>(
       deps.http, deps.env, deps.read_file, deps.container_timeout));
-  providers.push_back(
-      std::make_unique<ImdsCredentialsProvider>(deps.http, deps.env, deps.clock,
+  providers.push_back(std::make_unique<ImdsCredentialsProvider>(deps.http, deps.env, deps.clock,
                                                                 deps.imds_timeout));
   return std::make_unique<ChainCredentialsProvider>(std::move(providers));
 }

@@ -376,7 +376,8 @@ TEST(ImdsCredentialsTest, FallsBackToImdsv1LikeBotocore) {
   testing::FakeHttpClient v1_off;
   v1_off.PushResponse(403, "");
   auto refused =
-      ImdsCredentialsProvider(v1_off, MapEnvironment({{"AWS_EC2_METADATA_V1_DISABLED", "true"}}), ImdsClock())
+      ImdsCredentialsProvider(v1_off, MapEnvironment({{"AWS_EC2_METADATA_V1_DISABLED", "true"}}),
+                              ImdsClock())
           .Get();
   ASSERT_FALSE(refused);
   EXPECT_THAT(refused.error().message(), HasSubstr("AWS_EC2_METADATA_V1_DISABLED"));
@@ -405,9 +406,9 @@ TEST(ImdsCredentialsTest, Failures) {
   EXPECT_THAT(none.error().message(), HasSubstr("no instance profile"));
 
   testing::FakeHttpClient disabled;
-  auto off =
-      ImdsCredentialsProvider(disabled, MapEnvironment({{"AWS_EC2_METADATA_DISABLED", "TRUE"}}), ImdsClock())
-          .Get();
+  auto off = ImdsCredentialsProvider(
+                 disabled, MapEnvironment({{"AWS_EC2_METADATA_DISABLED", "TRUE"}}), ImdsClock())
+                 .Get();
   ASSERT_FALSE(off);
   EXPECT_EQ(off.error().code(), ErrorCode::kNotFound);
   EXPECT_EQ(disabled.request_count(), 0u);

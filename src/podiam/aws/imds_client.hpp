@@ -1,6 +1,6 @@
 // ImdsClient: IMDSv2 for an EC2 instance metadata service (the node's own, or whatever endpoint
 // the caller names): the session-token exchange (PUT /latest/api/token) and GETs carrying the
-// token. docs/aws.md ("The node's instance metadata service") has the protocol and who uses it.
+// token. docs/agent.md ("The node's own metadata service") has the protocol and who uses it.
 //
 // Two callers, each keeping its own endpoint variable and token lifetime:
 //   - aws::ImdsCredentialsProvider (podiam's own credentials, last in the chain):
@@ -58,7 +58,8 @@ class ImdsClient final : public InstanceMetadata {
   Result<std::optional<std::string>> Token(Clock::SteadyTime deadline);
 
   // GET `path` with `token` when there is one. Any HTTP status is a value.
-  Result<http::Response> GetWithToken(std::string_view path, const std::optional<std::string>& token,
+  Result<http::Response> GetWithToken(std::string_view path,
+                                      const std::optional<std::string>& token,
                                       Clock::SteadyTime deadline);
 
   // Token(), then GetWithToken(); a failed token exchange of any kind means a GET without one.

@@ -260,7 +260,8 @@ void State::Translate() {
 
   // Role ARNs.
   Setting base;
-  base.Add(Given(podiam.base_role_arn), "--base-role-arn=" + c.roles.base_role_arn, c.roles.base_role_arn);
+  base.Add(Given(podiam.base_role_arn), "--base-role-arn=" + c.roles.base_role_arn,
+           c.roles.base_role_arn);
   base.Add(role_base_arn.given(), "--role-base-arn=" + role_base_arn.value, role_base_arn.value);
   if (auto v = base.Resolve()) {
     c.roles.base_role_arn = *v;
@@ -299,7 +300,8 @@ void State::Translate() {
   duration.Add(Given(podiam.session_duration),
                "--session-duration=" + FormatDuration(c.sessions.session_duration),
                std::to_string(c.sessions.session_duration.count()));
-  refresh.Add(Given(podiam.refresh_before), "--refresh-before=" + FormatDuration(c.sessions.refresh_before),
+  refresh.Add(Given(podiam.refresh_before),
+              "--refresh-before=" + FormatDuration(c.sessions.refresh_before),
               std::to_string(c.sessions.refresh_before.count()));
   if (iam_role_session_ttl.given()) {
     auto ttl = DurationOf(iam_role_session_ttl, "--iam-role-session-ttl");
@@ -329,7 +331,8 @@ void State::Translate() {
 
   // Node networking.
   Setting iptables;
-  iptables.Add(Given(podiam.iptables), "--iptables=" + BoolText(c.hostnet.iptables), BoolText(c.hostnet.iptables));
+  iptables.Add(Given(podiam.iptables), "--iptables=" + BoolText(c.hostnet.iptables),
+               BoolText(c.hostnet.iptables));
   iptables.Add(no_iptables.given() && no_iptables.value, "--no-iptables", "false");
   if (auto v = iptables.Resolve()) {
     c.hostnet.iptables = *v == "true";
@@ -364,8 +367,8 @@ void State::Translate() {
   // (unanchored); podiam anchors --allow-metadata-path, so widen it. kiam's default "^$" (and an
   // empty value) allows nothing, as podiam's empty default does.
   Setting allow;
-  allow.Add(Given(podiam.allow_metadata_path), "--allow-metadata-path=" + c.imds.allow_metadata_path,
-            c.imds.allow_metadata_path);
+  allow.Add(Given(podiam.allow_metadata_path),
+            "--allow-metadata-path=" + c.imds.allow_metadata_path, c.imds.allow_metadata_path);
   if (allow_route_regexp.given()) {
     const std::string& re = allow_route_regexp.value;
     allow.Add(true, "--allow-route-regexp=" + re,

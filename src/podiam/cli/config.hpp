@@ -25,7 +25,7 @@ struct GlobalConfig {
 
 // Access to the Kubernetes API (app/kube_stack.hpp).
 struct KubeFlags {
-  std::string kubeconfig;                // --kubeconfig; empty: $KUBECONFIG, then in-cluster
+  std::string kubeconfig;                 // --kubeconfig; empty: $KUBECONFIG, then in-cluster
   bool insecure_skip_tls_verify = false;  // --kube-insecure-skip-tls-verify
 };
 

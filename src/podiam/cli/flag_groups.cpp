@@ -7,11 +7,11 @@
 
 #include "podiam/aws/arn.hpp"
 #include "podiam/aws/endpoint.hpp"
+#include "podiam/cli/flags.hpp"
 #include "podiam/creds/credential_broker.hpp"
 #include "podiam/creds/session_duration.hpp"
 #include "podiam/http/host_port.hpp"
 #include "podiam/http/message.hpp"
-#include "podiam/cli/flags.hpp"
 
 namespace podiam::cli {
 namespace {

@@ -45,9 +45,8 @@ TEST(FlagGroupsTest, ArnsAndUrlsAreCheckedAtParseTime) {
   ExpectCheckError({"--sts-endpoint", "sts.example"}, "--sts-endpoint");
   ExpectCheckError({"--region", "Mars"}, "--region");
   EXPECT_FALSE(Checked({"--base-role-arn", "arn:aws-cn:iam::123456789012:role/k8s/",
-                        "--assume-role", "arn:aws:iam::123456789012:role/hop",
-                        "--session-duration", "1h", "--sts-endpoint", "http://127.0.0.1:5000/",
-                        "--region", "eu-west-1"})
+                        "--assume-role", "arn:aws:iam::123456789012:role/hop", "--session-duration",
+                        "1h", "--sts-endpoint", "http://127.0.0.1:5000/", "--region", "eu-west-1"})
                    .exit_code);
 }
 
@@ -72,8 +71,8 @@ TEST(FlagGroupsTest, ChoicesAreTypedAndOthersAreUsageErrors) {
   EXPECT_FALSE(c.imds.imdsv1);
   auto bad = Checked({"--namespace-restriction-format", "Regexp"});
   EXPECT_EQ(bad.exit_code, kExitUsage);
-  EXPECT_THAT(bad.stderr_text, AllOf(HasSubstr("--namespace-restriction-format"),
-                                     HasSubstr("Regexp")));
+  EXPECT_THAT(bad.stderr_text,
+              AllOf(HasSubstr("--namespace-restriction-format"), HasSubstr("Regexp")));
 }
 
 TEST(FlagGroupsTest, AGroupRegistersOnAnySubcommand) {

@@ -34,8 +34,8 @@
 #include <vector>
 
 #include "podiam/aws/arn.hpp"
-#include "podiam/identity/annotations.hpp"
 #include "podiam/base/error.hpp"
+#include "podiam/identity/annotations.hpp"
 
 namespace re2 {
 class RE2;
@@ -47,11 +47,11 @@ using Annotations = std::map<std::string, std::string, std::less<>>;
 
 // The annotation names in use: identity/annotations.hpp's, unless renamed by flags.
 struct AnnotationKeys {
-  std::string role{annotations::kRole};                    // --iam-role-key
-  std::string external_id{annotations::kExternalId};       // --iam-external-id
-  std::string allowed_roles{annotations::kAllowedRoles};   // --namespace-key (kube2iam)
-  std::string permitted{annotations::kPermitted};          // kiam
-  std::string session_name{annotations::kSessionName};     // kiam
+  std::string role{annotations::kRole};                   // --iam-role-key
+  std::string external_id{annotations::kExternalId};      // --iam-external-id
+  std::string allowed_roles{annotations::kAllowedRoles};  // --namespace-key (kube2iam)
+  std::string permitted{annotations::kPermitted};         // kiam
+  std::string session_name{annotations::kSessionName};    // kiam
 };
 
 enum class RestrictionFormat { kGlob, kRegexp };
