@@ -19,13 +19,14 @@ NodeMetadata OpenNodeMetadata(http::HttpClient& http, const Clock& clock,
   std::string disabled = env("AWS_EC2_METADATA_DISABLED").value_or("");
   std::transform(disabled.begin(), disabled.end(), disabled.begin(),
                  [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  return NodeMetadata{
-      .client = std::make_unique<aws::ImdsClient>(
-          http, clock,
-          aws::ImdsClientOptions{.endpoint = aws::NonEmpty(env, "PODIAM_NODE_IMDS_ENDPOINT")
-                                                 .value_or(std::string(aws::kDefaultImdsEndpoint)),
-                                 .token_ttl_seconds = 60}),
-      .own_use_disabled = disabled == "true"};
+  NodeMetadata node;
+  node.own_use_disabled = disabled == "true";
+  node.client = std::make_unique<aws::ImdsClient>(
+      http, clock,
+      aws::ImdsClientOptions{.endpoint = aws::NonEmpty(env, "PODIAM_NODE_IMDS_ENDPOINT")
+                                             .value_or(std::string(aws::kDefaultImdsEndpoint)),
+                             .token_ttl_seconds = 60});
+  return node;
 }
 
 Result<std::string> DiscoverRegion(aws::InstanceMetadata* imds, const Clock& clock) {
