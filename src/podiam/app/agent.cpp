@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "podiam/agent/address_filter.hpp"
-#include "podiam/agent/broker_source.hpp"
-#include "podiam/agent/pod_directory.hpp"
+#include "podiam/callers/broker_source.hpp"
+#include "podiam/callers/pod_directory.hpp"
 #include "podiam/aws/arn.hpp"
 #include "podiam/aws/credential_sources.hpp"
 #include "podiam/aws/endpoint.hpp"
@@ -356,10 +356,9 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
     return pod_informer.HasSynced() && namespace_informer.HasSynced() &&
            account_informer.HasSynced();
   };
-  agent::PodDirectory directory(
+  callers::PodDirectory directory(
       pods, namespaces, accounts, policy, broker, lookup, &events, clock, registry,
       {.node = node,
-       .session_name_key = session_name_key,
        .session = {.scope = *session_scope,
                    .tags = c.session_tags,
                    .cluster_name = c.cluster_name,
@@ -375,7 +374,7 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
     return fail("imds tokens", issuer.error());
   }
   metadata::ImdsMetrics imds_metrics(registry);
-  agent::BrokerSource source(broker);
+  callers::BrokerSource source(broker);
   // Blocking work (STS fetches, the node's metadata service) off the I/O threads: bounded, and no
   // source address may hold more than its share of it.
   WorkQueue workers({.threads = 16, .max_queued = 1024, .max_per_key = 8});
