@@ -13,8 +13,6 @@
 #include <thread>
 
 #include "podiam/agent/address_filter.hpp"
-#include "podiam/callers/broker_source.hpp"
-#include "podiam/callers/pod_directory.hpp"
 #include "podiam/aws/arn.hpp"
 #include "podiam/aws/credential_sources.hpp"
 #include "podiam/aws/endpoint.hpp"
@@ -23,6 +21,8 @@
 #include "podiam/base/clock.hpp"
 #include "podiam/base/random.hpp"
 #include "podiam/base/work_queue.hpp"
+#include "podiam/callers/broker_source.hpp"
+#include "podiam/callers/pod_directory.hpp"
 #include "podiam/creds/credential_broker.hpp"
 #include "podiam/creds/session_duration.hpp"
 #include "podiam/hostnet/iptables.hpp"

@@ -1,7 +1,7 @@
 // The ports the pod-facing handlers need: who is at this IP (CallerDirectory), their credentials
 // (CredentialSource) and, optionally, the node's real metadata service for the few paths an
-// operator explicitly allows (MetadataUpstream). The agent's composition root adapts the
-// Kubernetes read model, identity::RolePolicy and creds::CredentialBroker to these.
+// operator explicitly allows (MetadataUpstream). callers::PodDirectory and callers::BrokerSource
+// adapt the Kubernetes read model, identity::RolePolicy and creds::CredentialBroker to these.
 //
 // Thread-safety: implementations are called concurrently from I/O threads (Find, Cached) and from
 // worker threads (Await, Fetch, Get).
