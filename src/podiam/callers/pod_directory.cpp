@@ -290,6 +290,7 @@ LookupResult::Status PodDirectory::LookUp(std::string_view ip) {
   const auto now = clock_.SteadyNow();
   std::unique_lock lock(mu_);
   std::erase_if(looked_up_, [&](const auto& entry) { return entry.second.until <= now; });
+  std::unordered_map<std::string, int> claimants;
   for (const auto& found : result.pods) {
     auto caller = BuildCaller(*found.pod, found.namespace_view.get(), found.service_account.get());
     if (!caller) {
@@ -297,9 +298,18 @@ LookupResult::Status PodDirectory::LookUp(std::string_view ip) {
     }
     for (const auto& pod_ip : found.pod->pod_ips) {
       // The watch's word wins; the first (best) claimant of an address wins among these.
+      ++claimants[pod_ip];
       if (!by_ip_.contains(pod_ip)) {
         looked_up_.try_emplace(
             pod_ip, LookedUp{.pod = found.pod, .caller = caller, .until = now + kLookedUpTtl});
+      }
+    }
+  }
+  if (pods_.duplicate_ips() == k8s::DuplicateIpPolicy::kRefuse) {
+    // As the PodCache does: an address several live pods claim is nobody's.
+    for (const auto& [pod_ip, count] : claimants) {
+      if (count > 1) {
+        looked_up_.erase(pod_ip);
       }
     }
   }

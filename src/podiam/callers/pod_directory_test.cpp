@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <future>
+#include <thread>
 
 #include "podiam/callers/broker_source.hpp"
 #include "podiam/k8s/resource.hpp"
@@ -292,6 +293,43 @@ TEST_F(PodDirectoryTest, DirectLookupLeavesTheInformersCachesAlone) {
   Pod({.namespace_name = "team-c", .name = "early", .ip = "10.0.0.41", .uid = "uid-early"},
       k8s::WatchEventType::kDeleted);
   EXPECT_FALSE(directory_.Find("10.0.0.41"));
+}
+
+// With --duplicate-ips refuse, an address two live pods claim is nobody's, found by the watch or
+// by a direct look-up alike.
+TEST_F(PodDirectoryTest, DirectLookupHonoursTheCachesDuplicateIpPolicy) {
+  k8s::PodCache refusing({.annotation_keys = {"iam.amazonaws.com/*"},
+                          .duplicate_ips = k8s::DuplicateIpPolicy::kRefuse});
+  PodDirectory directory(refusing, namespaces_, accounts_, policy_, broker_, api_, nullptr, clock_,
+                         registry2_,
+                         {.node = "node-1", .watch_grace = std::chrono::milliseconds(0)});
+  directory.Start();
+  directory_.Start();
+  Namespace("team-a", {{"iam.amazonaws.com/allowed-roles", R"(["*"])"}});
+  for (const char* name : {"one", "two"}) {
+    ASSERT_TRUE(api_.Create(k8s::resources::Pods(), "team-a",
+                            testing::PodJson({.namespace_name = "team-a",
+                                              .name = name,
+                                              .ip = "10.0.0.61",
+                                              .uid = std::string("uid-") + name,
+                                              .annotations = {{kRoleKey, "job"}}})));
+  }
+  auto result = std::make_shared<std::promise<metadata::AwaitResult>>();
+  auto future = result->get_future();
+  directory.Await("10.0.0.61", clock_.SteadyNow() + std::chrono::seconds(1),
+                  [result](metadata::AwaitResult r) { result->set_value(std::move(r)); });
+  // Found, but nobody's: the request waits for the watch until its deadline, as before.
+  for (int i = 0; i < 500 && registry2_.Render().find("result=\"found\"} 1") == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_FALSE(directory.Find("10.0.0.61"));
+  clock_.Advance(std::chrono::seconds(2));
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_FALSE(future.get().caller);
+  EXPECT_TRUE(AwaitNow("10.0.0.61").caller);  // the fixture's directory prefers the newest
+  EXPECT_THAT(registry2_.Render(),
+              HasSubstr(R"(podiam_agent_direct_lookups_total{result="found"} 1)"));
 }
 
 // Endpoints that learn the pod from a token ask by namespace/name (and UID).
