@@ -2,7 +2,7 @@
 //
 //   pods ──(169.254.169.254 DNAT)──> HttpServer "imds" ─> metadata::ImdsHandler
 //                                          │                 │ Find/Await        │ Cached/Fetch
-//                                          │       agent::PodDirectory     agent::BrokerSource
+//                                          │     callers::PodDirectory   callers::BrokerSource
 //                                          │       (k8s informers, policy) (creds::CredentialBroker
 //                                          │                                  ->
 //                                          aws::HttpStsClient)

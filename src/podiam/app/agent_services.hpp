@@ -11,9 +11,9 @@
 #include <string>
 
 #include "podiam/agent/address_filter.hpp"
-#include "podiam/agent/broker_source.hpp"
+#include "podiam/callers/broker_source.hpp"
 #include "podiam/agent/node_metadata_upstream.hpp"
-#include "podiam/agent/pod_directory.hpp"
+#include "podiam/callers/pod_directory.hpp"
 #include "podiam/app/kube_stack.hpp"
 #include "podiam/aws/imds_client.hpp"
 #include "podiam/base/work_queue.hpp"
@@ -33,7 +33,7 @@ class NodeCallers {
               creds::CredentialBroker& broker, agent::AddressFilter& addresses, const Clock& clock,
               metrics::Registry& registry, const std::string& node, const cli::AgentConfig& config);
 
-  agent::PodDirectory& directory() { return directory_; }
+  callers::PodDirectory& directory() { return directory_; }
   k8s::EventRecorder& events() { return events_; }
 
  private:
@@ -42,7 +42,7 @@ class NodeCallers {
   k8s::NamespaceCache namespaces_;
   k8s::ServiceAccountCache accounts_;
   k8s::EventRecorder events_;
-  agent::PodDirectory directory_;
+  callers::PodDirectory directory_;
 };
 
 class PodImds {
@@ -63,7 +63,7 @@ class PodImds {
           metrics::Registry& registry);
 
   metadata::ImdsMetrics metrics_;
-  agent::BrokerSource source_;
+  callers::BrokerSource source_;
   agent::NodeMetadataUpstream upstream_;  // pods' requests for the allowed paths only
   // Blocking work (STS fetches, the node's metadata service) off the I/O threads: bounded, and
   // no source address may hold more than its share of it.

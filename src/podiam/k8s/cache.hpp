@@ -110,6 +110,9 @@ class Cache : public InformerSink {
     return bytes_ + items_.bucket_count() * sizeof(void*) + IndexBytes();
   }
   [[nodiscard]] std::size_t skipped() const { return skipped_.load(); }
+  // The view this cache would keep of `object`, without storing it: for readers that fetched an
+  // object themselves and must leave the informer's cache to the informer.
+  [[nodiscard]] Result<V> ViewOf(const Json& object) const { return convert_(object); }
 
   // InformerSink.
   void BeginList() override { staged_.clear(); }

@@ -64,6 +64,7 @@ class PodCache final : public Cache<PodView> {
   static bool OwnsIps(const PodView& pod);
   // The order claimants of one IP are ranked in: not terminating first, then newest, then key.
   static bool BetterClaimant(const PodView& a, const PodView& b);
+  [[nodiscard]] DuplicateIpPolicy duplicate_ips() const { return duplicate_ips_; }
 
  protected:
   void IndexAdd(const Ptr& pod) override;

@@ -42,6 +42,10 @@ http::Response Plain(int status, std::string body) {
   return r;
 }
 
+tl::unexpected<ImdsError> Refuse(ImdsErrorKind kind, std::string message = {}) {
+  return tl::unexpected(ImdsError{.kind = kind, .message = std::move(message)});
+}
+
 }  // namespace
 
 std::string_view RouteName(Route route) {
@@ -102,21 +106,13 @@ Result<std::shared_ptr<ImdsHandler>> ImdsHandler::Create(
                                                       std::move(allow)));
 }
 
-http::Response ImdsHandler::Retry(std::string_view reason, std::string_view code,
-                                  std::string_view message) {
-  metrics_.rejections.WithLabels({reason}).Inc();
-  return http::Response::Json(
-      503, fmt::format(R"({{"Code":{},"Message":{}}})", Json(code), Json(message)));
-}
-
-http::Response ImdsHandler::Reject(int status, std::string_view reason, std::string message) {
-  metrics_.rejections.WithLabels({reason}).Inc();
-  message += '\n';
-  return Plain(status, std::move(message));
-}
-
-void ImdsHandler::Finish(Route route, SteadyTime started, http::Response response,
+void ImdsHandler::Finish(Route route, SteadyTime started, Reply reply,
                          const http::ResponseCallback& done) {
+  if (!reply) {
+    metrics_.rejections.WithLabels({ImdsErrorReason(reply.error().kind)}).Inc();
+    reply = ImdsErrorResponse(reply.error());
+  }
+  http::Response response = std::move(*reply);
   auto elapsed = std::chrono::duration<double>(clock_.SteadyNow() - started).count();
   auto route_name = RouteName(route);
   metrics_.requests.WithLabels({route_name, std::to_string(response.status)}).Inc();
@@ -140,19 +136,16 @@ void ImdsHandler::Handle(http::Request request, http::ResponseCallback done) {
   }
   // Checks that need no caller.
   if (request.headers.Has("X-Forwarded-For")) {
-    return Finish(route, started,
-                  Reject(403, "forwarded", "requests carrying X-Forwarded-For are refused"), done);
+    return Finish(route, started, Refuse(ImdsErrorKind::kForwarded), done);
   }
-  if ((route == Route::kToken && request.method != "PUT") || (route != Route::kToken && !is_get)) {
-    auto r = Reject(405, "method", "method not allowed");
-    r.headers.Set("Allow", route == Route::kToken ? "PUT" : "GET, HEAD");
-    return Finish(route, started, std::move(r), done);
+  if (route == Route::kToken && request.method != "PUT") {
+    return Finish(route, started, Refuse(ImdsErrorKind::kMethodToken), done);
+  }
+  if (route != Route::kToken && !is_get) {
+    return Finish(route, started, Refuse(ImdsErrorKind::kMethod), done);
   }
   if (!directory_.Ready()) {
-    return Finish(route, started,
-                  Retry("not_ready", "NotReady",
-                        "the agent is still listing pods, namespaces and service accounts; retry"),
-                  done);
+    return Finish(route, started, Refuse(ImdsErrorKind::kNotReady), done);
   }
 
   if (auto caller = directory_.Find(request.peer.address)) {
@@ -165,14 +158,13 @@ void ImdsHandler::Handle(http::Request request, http::ResponseCallback done) {
       [this, request = std::move(request), route, role_in_path = std::move(role_in_path), started,
        done = std::move(done)](AwaitResult found) mutable {
         if (found.overloaded) {
-          return Finish(route, started,
-                        Retry("busy", "Busy", "too many requests are waiting; retry"), done);
+          return Finish(route, started, Refuse(ImdsErrorKind::kBusyWaiting), done);
         }
         if (!found.caller) {
           log_.Debug("no pod known at this address", {{"ip", request.peer.address}});
           return Finish(
               route, started,
-              Reject(404, "unknown_pod",
+              Refuse(ImdsErrorKind::kUnknownPod,
                      fmt::format("no pod with IP {} is known on this node", request.peer.address)),
               done);
         }
@@ -184,6 +176,13 @@ void ImdsHandler::Handle(http::Request request, http::ResponseCallback done) {
 void ImdsHandler::Respond(http::Request request, Route route, std::string role_in_path,
                           std::shared_ptr<const Caller> caller, SteadyTime started,
                           const http::ResponseCallback& done) {
+  if (route == Route::kToken) {
+    return Finish(route, started, IssueToken(request, *caller), done);
+  }
+  // The token is checked here, once: the blocking answer below is the same request.
+  if (auto refused = CheckToken(request, *caller)) {
+    return Finish(route, started, tl::unexpected(std::move(*refused)), done);
+  }
   if (auto answer = Answer(request, route, role_in_path, *caller, false, started)) {
     return Finish(route, started, std::move(*answer), done);
   }
@@ -197,34 +196,38 @@ void ImdsHandler::Respond(http::Request request, Route route, std::string role_i
     return work();
   }
   if (!options_.offload(source, std::move(work))) {
-    Finish(route, started, Retry("busy", "Busy", "too many requests are queued; retry"), done);
+    Finish(route, started, Refuse(ImdsErrorKind::kBusyQueued), done);
   }
 }
 
-std::optional<http::Response> ImdsHandler::Answer(const http::Request& request, Route route,
-                                                  const std::string& role_in_path,
-                                                  const Caller& caller, bool may_block,
-                                                  SteadyTime started) {
-  if (route == Route::kToken) {
-    auto ttl = ParseTokenTtl(request.headers.Get(kTtlHeader).value_or(""));
-    if (!ttl) {
-      return Reject(400, "bad_ttl", ttl.error().message());
-    }
-    metrics_.tokens_issued.Inc();
-    http::Response r =
-        Plain(200, tokens_.Issue(caller.pod_uid, caller.ip, std::chrono::seconds(*ttl)));
-    r.headers.Set(kTtlHeader, std::to_string(*ttl));
-    return r;
+ImdsHandler::Reply ImdsHandler::IssueToken(const http::Request& request, const Caller& caller) {
+  auto ttl = ParseTokenTtl(request.headers.Get(kTtlHeader).value_or(""));
+  if (!ttl) {
+    return Refuse(ImdsErrorKind::kBadTtl, ttl.error().message());
   }
+  metrics_.tokens_issued.Inc();
+  http::Response r =
+      Plain(200, tokens_.Issue(caller.pod_uid, caller.ip, std::chrono::seconds(*ttl)));
+  r.headers.Set(kTtlHeader, std::to_string(*ttl));
+  return r;
+}
 
+std::optional<ImdsError> ImdsHandler::CheckToken(const http::Request& request,
+                                                 const Caller& caller) const {
   if (auto token = request.headers.Get(kTokenHeader)) {
     if (auto ok = tokens_.Verify(*token, caller.pod_uid, caller.ip); !ok) {
-      return Reject(401, "bad_token", ok.error().message());
+      return ImdsError{.kind = ImdsErrorKind::kBadToken, .message = ok.error().message()};
     }
   } else if (!options_.imdsv1) {
-    return Reject(401, "no_token", "a session token is required (PUT /latest/api/token first)");
+    return ImdsError{.kind = ImdsErrorKind::kNoToken};
   }
+  return std::nullopt;
+}
 
+std::optional<ImdsHandler::Reply> ImdsHandler::Answer(const http::Request& request, Route route,
+                                                      const std::string& role_in_path,
+                                                      const Caller& caller, bool may_block,
+                                                      SteadyTime started) {
   if (route == Route::kOther) {
     std::string_view path = request.Path();
     if (upstream_ != nullptr &&
@@ -234,7 +237,7 @@ std::optional<http::Response> ImdsHandler::Answer(const http::Request& request, 
       }
       return Passthrough(path, started + options_.credentials_wait);
     }
-    return Reject(404, "path_not_allowed", "not found");
+    return Refuse(ImdsErrorKind::kPathNotAllowed);
   }
 
   const identity::Decision& d = caller.decision;
@@ -242,13 +245,13 @@ std::optional<http::Response> ImdsHandler::Answer(const http::Request& request, 
     case identity::Outcome::kAllowed:
       break;
     case identity::Outcome::kNoRole:
-      return Reject(404, "no_role", "this pod has no IAM role");
+      return Refuse(ImdsErrorKind::kNoRole);
     case identity::Outcome::kDenied:
-      return Reject(403, "denied", d.reason);
+      return Refuse(ImdsErrorKind::kDenied, d.reason);
     case identity::Outcome::kInvalid:
-      return Reject(403, "invalid_role", d.reason);
+      return Refuse(ImdsErrorKind::kInvalidRole, d.reason);
     case identity::Outcome::kPending:
-      return Retry("pending", "Pending", d.reason);
+      return Refuse(ImdsErrorKind::kPending, d.reason);
   }
   const aws::RoleArn& role = *d.role;
 
@@ -273,7 +276,7 @@ std::optional<http::Response> ImdsHandler::Answer(const http::Request& request, 
     case Route::kCredentials:
     case Route::kCredentialsExtended: {
       if (role_in_path != role.name) {
-        return Reject(404, "wrong_role", "not found");
+        return Refuse(ImdsErrorKind::kWrongRole);
       }
       bool extended = route == Route::kCredentialsExtended;
       if (auto cached = credentials_.Cached(caller)) {
@@ -289,11 +292,11 @@ std::optional<http::Response> ImdsHandler::Answer(const http::Request& request, 
                                               {"pod", caller.pod_name},
                                               {"role", role.ToString()},
                                               {"error", e.ToString()}});
-        std::string code =
-            e.upstream_code().empty() ? std::string(ErrorCodeName(e.code())) : e.upstream_code();
-        metrics_.rejections.WithLabels({"credentials_unavailable"}).Inc();
-        return http::Response::Json(
-            503, fmt::format(R"({{"Code":{},"Message":{}}})", Json(code), Json(e.message())));
+        return tl::unexpected(ImdsError{.kind = ImdsErrorKind::kCredentialsUnavailable,
+                                        .message = e.message(),
+                                        .code = e.upstream_code().empty()
+                                                    ? std::string(ErrorCodeName(e.code()))
+                                                    : e.upstream_code()});
       }
       return Credentials(caller, extended, *fetched);
     }
@@ -301,7 +304,7 @@ std::optional<http::Response> ImdsHandler::Answer(const http::Request& request, 
     case Route::kOther:
       break;
   }
-  return Reject(404, "path_not_allowed", "not found");
+  return Refuse(ImdsErrorKind::kPathNotAllowed);
 }
 
 http::Response ImdsHandler::Credentials(const Caller& caller, bool extended,
@@ -327,11 +330,10 @@ http::Response ImdsHandler::Credentials(const Caller& caller, bool extended,
   return http::Response::Json(200, std::move(body));
 }
 
-http::Response ImdsHandler::Passthrough(std::string_view path, SteadyTime deadline) {
+ImdsHandler::Reply ImdsHandler::Passthrough(std::string_view path, SteadyTime deadline) {
   auto response = upstream_->Get(path, deadline);
   if (!response) {
-    metrics_.rejections.WithLabels({"upstream_error"}).Inc();
-    return Plain(502, "the node's metadata service did not answer\n");
+    return Refuse(ImdsErrorKind::kUpstreamError);
   }
   http::Response out;
   out.status = response->status;

@@ -15,8 +15,8 @@
 // Any request carrying X-Forwarded-For is refused (403): real IMDS refuses it on the token PUT;
 // podiam refuses it on every request (docs/security.md). `GET /healthz` and `GET /ping` from the
 // node's own addresses answer 200 (the liveness probes of kube2iam's and kiam's charts). Until
-// the directory is Ready() every pod-facing request is 503 (retryable), never a denial. Errors
-// become HTTP statuses here and nowhere else.
+// the directory is Ready() every pod-facing request is 503 (retryable), never a denial. Code paths
+// return an ImdsError value; imds_errors.hpp turns it into the HTTP answer, in one table.
 //
 // Thread-safety: Handle() is called concurrently from I/O threads. Fast paths (known pod, cached
 // credentials) answer inline; waiting for a new pod holds no thread (CallerDirectory::Await), and
@@ -38,6 +38,7 @@
 #include "podiam/base/clock.hpp"
 #include "podiam/base/log.hpp"
 #include "podiam/http/handler.hpp"
+#include "podiam/metadata/imds_errors.hpp"
 #include "podiam/metadata/imds_token.hpp"
 #include "podiam/metadata/metrics.hpp"
 #include "podiam/metadata/ports.hpp"
@@ -104,21 +105,25 @@ class ImdsHandler final : public http::Handler {
               const ImdsTokenIssuer& tokens, const Clock& clock, ImdsMetrics& metrics,
               ImdsOptions options, MetadataUpstream* upstream, std::unique_ptr<re2::RE2> allow);
 
+  // A response, or a refusal that imds_errors.hpp turns into one.
+  using Reply = tl::expected<http::Response, ImdsError>;
+
+  // The token PUT, or the token check every other request of a known caller passes first (once,
+  // before any blocking work).
+  Reply IssueToken(const http::Request& request, const Caller& caller);
+  std::optional<ImdsError> CheckToken(const http::Request& request, const Caller& caller) const;
   // nullopt: needs blocking work; call again with may_block = true from a worker.
-  std::optional<http::Response> Answer(const http::Request& request, Route route,
-                                       const std::string& role_in_path, const Caller& caller,
-                                       bool may_block, SteadyTime started);
+  std::optional<Reply> Answer(const http::Request& request, Route route,
+                              const std::string& role_in_path, const Caller& caller, bool may_block,
+                              SteadyTime started);
   http::Response Credentials(const Caller& caller, bool extended, const aws::Credentials& creds);
-  http::Response Reject(int status, std::string_view reason, std::string message);
-  // 503 with IMDS's JSON error body: every SDK retries it.
-  http::Response Retry(std::string_view reason, std::string_view code, std::string_view message);
-  http::Response Passthrough(std::string_view path, SteadyTime deadline);
+  Reply Passthrough(std::string_view path, SteadyTime deadline);
   // Answers for a known caller: inline when it can, else through the offload queue.
   void Respond(http::Request request, Route route, std::string role_in_path,
                std::shared_ptr<const Caller> caller, SteadyTime started,
                const http::ResponseCallback& done);
-  void Finish(Route route, SteadyTime started, http::Response response,
-              const http::ResponseCallback& done);
+  // Counts a refusal by its reason and sends the response of either.
+  void Finish(Route route, SteadyTime started, Reply reply, const http::ResponseCallback& done);
 
   CallerDirectory& directory_;
   CredentialSource& credentials_;

@@ -466,5 +466,29 @@ TEST_F(ImdsHandlerTest, OverloadIsAnImmediateRetry) {
   EXPECT_EQ(Rejections("busy"), 2);
 }
 
+// The token is checked once, when the request arrives: a request queued for blocking work is not
+// refused because its (then valid) token expired while it waited in the queue.
+TEST_F(ImdsHandlerTest, TokenIsVerifiedOnceBeforeBlockingWork) {
+  std::function<void()> queued;
+  auto h = Make({.offload = [&](std::string_view, std::function<void()> work) {
+    queued = std::move(work);
+    return true;
+  }});
+  std::string token =
+      Call(*h, "PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "1"}}).body;
+  http::Request req{.method = "GET", .target = "/latest/meta-data/iam/security-credentials/app"};
+  req.peer.address = "10.0.0.1";
+  req.headers.Add("X-aws-ec2-metadata-token", token);
+  http::Response out;
+  out.status = -1;
+  h->Handle(std::move(req), [&](http::Response r) { out = std::move(r); });
+  ASSERT_TRUE(queued);  // not cached: handed to a worker
+  EXPECT_EQ(out.status, -1);
+  clock_.Advance(std::chrono::seconds(5));  // the token expires while the request waits
+  queued();
+  EXPECT_EQ(out.status, 200) << out.body;
+  EXPECT_EQ(Rejections("bad_token"), 0);
+}
+
 }  // namespace
 }  // namespace podiam::metadata

@@ -14,8 +14,7 @@ struct ImdsMetrics {
   metrics::Family<metrics::Counter>& requests;    // labels: route, code
   metrics::Family<metrics::Histogram>& duration;  // labels: route
   metrics::Counter& tokens_issued;
-  // reason: forwarded, bad_ttl, method, no_token, bad_token, unknown_pod, no_role, denied,
-  // invalid_role, wrong_role, credentials_unavailable, path_not_allowed, upstream_error.
+  // reason: ImdsErrorReason() of each refusal (imds_errors.hpp).
   metrics::Family<metrics::Counter>& rejections;  // labels: reason
 };
 

@@ -1,7 +1,7 @@
 // The ports the pod-facing handlers need: who is at this IP (CallerDirectory), their credentials
 // (CredentialSource) and, optionally, the node's real metadata service for the few paths an
-// operator explicitly allows (MetadataUpstream). The agent's composition root adapts the
-// Kubernetes read model, identity::RolePolicy and creds::CredentialBroker to these.
+// operator explicitly allows (MetadataUpstream). callers::PodDirectory and callers::BrokerSource
+// adapt the Kubernetes read model, identity::RolePolicy and creds::CredentialBroker to these.
 //
 // Thread-safety: implementations are called concurrently from I/O threads (Find, Cached) and from
 // worker threads (Await, Fetch, Get).
@@ -15,13 +15,20 @@
 
 #include "podiam/aws/credentials.hpp"
 #include "podiam/base/error.hpp"
-#include "podiam/creds/credential_key.hpp"
 #include "podiam/http/message.hpp"
 #include "podiam/identity/policy.hpp"
 
 namespace podiam::metadata {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
+
+// What a CredentialSource needs to get one caller's credentials (for the agent: the AssumeRole
+// request). Opaque here: the adapter that builds Callers defines it (callers::PodCredentials) and
+// its CredentialSource reads it back; metadata/ only carries the pointer.
+class CredentialHandle {
+ public:
+  virtual ~CredentialHandle() = default;
+};
 
 // A pod on this node, as the agent sees it, with the decision about its role already made.
 struct Caller {
@@ -30,9 +37,9 @@ struct Caller {
   std::string pod_uid;
   std::string ip;
   identity::Decision decision;
-  // What to ask STS for, when the decision allows a role (precomputed once per pod change so the
-  // request path only looks it up).
-  std::shared_ptr<const creds::CredentialSpec> spec;
+  // What to fetch, when the decision allows a role (precomputed once per pod change so the
+  // request path only looks it up); null otherwise.
+  std::shared_ptr<const CredentialHandle> credentials;
 };
 
 // How an Await() ended: the caller, or none (nobody owns that address by the deadline), or

@@ -1,12 +1,13 @@
-#include "podiam/agent/pod_directory.hpp"
+#include "podiam/callers/pod_directory.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <future>
+#include <thread>
 
-#include "podiam/agent/broker_source.hpp"
+#include "podiam/callers/broker_source.hpp"
 #include "podiam/k8s/resource.hpp"
 #include "podiam/testing/fake_clock.hpp"
 #include "podiam/testing/fake_kube_api.hpp"
@@ -14,7 +15,7 @@
 #include "podiam/testing/fake_sts_client.hpp"
 #include "podiam/testing/k8s_objects.hpp"
 
-namespace podiam::agent {
+namespace podiam::callers {
 namespace {
 
 using ::testing::HasSubstr;
@@ -94,9 +95,9 @@ TEST_F(PodDirectoryTest, PodWithAllowedRoleIsFoundAndPrefetched) {
   auto caller = directory_.Find("10.0.0.1");
   ASSERT_TRUE(caller);
   EXPECT_EQ(caller->decision.outcome, identity::Outcome::kAllowed);
-  ASSERT_TRUE(caller->spec);
-  EXPECT_EQ(caller->spec->key.role_arn, "arn:aws:iam::123456789012:role/app");
-  EXPECT_EQ(caller->spec->key.session_name, "team-a.web-1");
+  ASSERT_TRUE(SpecOf(*caller));
+  EXPECT_EQ(SpecOf(*caller)->key.role_arn, "arn:aws:iam::123456789012:role/app");
+  EXPECT_EQ(SpecOf(*caller)->key.session_name, "team-a.web-1");
   ASSERT_TRUE(broker_.AwaitIdle(std::chrono::seconds(5)));
   EXPECT_EQ(sts_.Calls(testing::FakeStsClient::Action::kAssumeRole),
             1);  // prefetched before any request
@@ -252,6 +253,123 @@ TEST_F(PodDirectoryTest, AwaitAsksTheApiserverForAPodTheWatchHasNotDelivered) {
   EXPECT_THAT(text, Not(HasSubstr("skipped_recent_miss")));  // no lookup was even queued
 }
 
+// The informers' caches are the informers' own: what a direct look-up finds is answered from the
+// directory's short-lived store, and the watch's later delivery takes over.
+TEST_F(PodDirectoryTest, DirectLookupLeavesTheInformersCachesAlone) {
+  directory_.Start();
+  auto pod = testing::PodJson({.namespace_name = "team-c",
+                               .name = "early",
+                               .ip = "10.0.0.41",
+                               .uid = "uid-early",
+                               .annotations = {{kRoleKey, "job"}}});
+  ASSERT_TRUE(api_.Create(k8s::resources::Pods(), "team-c", pod));
+  ASSERT_TRUE(
+      api_.Create(k8s::resources::Namespaces(), "",
+                  {{"apiVersion", "v1"},
+                   {"kind", "Namespace"},
+                   {"metadata",
+                    {{"name", "team-c"},
+                     {"uid", "ns-team-c"},
+                     {"annotations", {{"iam.amazonaws.com/allowed-roles", R"(["*"])"}}}}}}));
+  auto found = AwaitNow("10.0.0.41");
+  ASSERT_TRUE(found.caller);
+  EXPECT_EQ(found.caller->decision.outcome, identity::Outcome::kAllowed);
+  EXPECT_EQ(pods_.Size(), 0U);        // nothing written into the pod informer's cache
+  EXPECT_EQ(namespaces_.Size(), 0U);  // nor the namespace's
+  ASSERT_TRUE(directory_.Find("10.0.0.41"));
+  auto record = directory_.Pod("team-c", "early");
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->uid, "uid-early");
+
+  // The watch delivers the pod: the directory answers from it from now on.
+  Namespace("team-c", {{"iam.amazonaws.com/allowed-roles", R"(["other"])"}});
+  Pod({.namespace_name = "team-c",
+       .name = "early",
+       .ip = "10.0.0.41",
+       .uid = "uid-early",
+       .annotations = {{kRoleKey, "job"}}});
+  EXPECT_EQ(directory_.Find("10.0.0.41")->decision.outcome, identity::Outcome::kDenied);
+  // Gone from the watch: gone from the directory, the looked-up entry included.
+  Pod({.namespace_name = "team-c", .name = "early", .ip = "10.0.0.41", .uid = "uid-early"},
+      k8s::WatchEventType::kDeleted);
+  EXPECT_FALSE(directory_.Find("10.0.0.41"));
+}
+
+// With --duplicate-ips refuse, an address two live pods claim is nobody's, found by the watch or
+// by a direct look-up alike.
+TEST_F(PodDirectoryTest, DirectLookupHonoursTheCachesDuplicateIpPolicy) {
+  k8s::PodCache refusing({.annotation_keys = {"iam.amazonaws.com/*"},
+                          .duplicate_ips = k8s::DuplicateIpPolicy::kRefuse});
+  PodDirectory directory(refusing, namespaces_, accounts_, policy_, broker_, api_, nullptr, clock_,
+                         registry2_,
+                         {.node = "node-1", .watch_grace = std::chrono::milliseconds(0)});
+  directory.Start();
+  directory_.Start();
+  Namespace("team-a", {{"iam.amazonaws.com/allowed-roles", R"(["*"])"}});
+  for (const char* name : {"one", "two"}) {
+    ASSERT_TRUE(api_.Create(k8s::resources::Pods(), "team-a",
+                            testing::PodJson({.namespace_name = "team-a",
+                                              .name = name,
+                                              .ip = "10.0.0.61",
+                                              .uid = std::string("uid-") + name,
+                                              .annotations = {{kRoleKey, "job"}}})));
+  }
+  auto result = std::make_shared<std::promise<metadata::AwaitResult>>();
+  auto future = result->get_future();
+  directory.Await("10.0.0.61", clock_.SteadyNow() + std::chrono::seconds(1),
+                  [result](metadata::AwaitResult r) { result->set_value(std::move(r)); });
+  // Found, but nobody's: the request waits for the watch until its deadline, as before.
+  for (int i = 0; i < 500 && registry2_.Render().find("result=\"found\"} 1") == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_FALSE(directory.Find("10.0.0.61"));
+  clock_.Advance(std::chrono::seconds(2));
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_FALSE(future.get().caller);
+  EXPECT_TRUE(AwaitNow("10.0.0.61").caller);  // the fixture's directory prefers the newest
+  EXPECT_THAT(registry2_.Render(),
+              HasSubstr(R"(podiam_agent_direct_lookups_total{result="found"} 1)"));
+}
+
+// Endpoints that learn the pod from a token ask by namespace/name (and UID).
+TEST_F(PodDirectoryTest, PodByNameAndUid) {
+  Namespace("team-a", {{"iam.amazonaws.com/allowed-roles", R"(["*"])"}});
+  Pod({.namespace_name = "team-a",
+       .name = "web",
+       .ip = "10.0.0.51",
+       .service_account = "app",
+       .uid = "uid-web",
+       .annotations = {{kRoleKey, "job"}}});
+  auto record = directory_.Pod("team-a", "web");
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->uid, "uid-web");
+  EXPECT_EQ(record->node_name, "node-1");
+  EXPECT_EQ(record->service_account, "app");
+  EXPECT_EQ(record->ips, std::vector<std::string>{"10.0.0.51"});
+  EXPECT_EQ(record->phase, k8s::PodPhase::kRunning);
+  ASSERT_TRUE(record->caller);
+  EXPECT_EQ(record->caller->decision.role->name, "job");
+  EXPECT_TRUE(directory_.Pod("team-a", "web", "uid-web"));
+  EXPECT_FALSE(directory_.Pod("team-a", "web", "uid-of-an-older-web"));
+  EXPECT_FALSE(directory_.Pod("team-a", "nobody"));
+
+  // Another node's pod (the agent's caches may hold it during a relist) has no Caller here; a
+  // directory for all nodes (the server's) decides it.
+  Pod({.namespace_name = "team-a",
+       .name = "far",
+       .ip = "10.0.9.1",
+       .node = "node-2",
+       .annotations = {{kRoleKey, "job"}}});
+  ASSERT_TRUE(directory_.Pod("team-a", "far"));
+  EXPECT_FALSE(directory_.Pod("team-a", "far")->caller);
+  PodDirectory all(pods_, namespaces_, accounts_, policy_, broker_, api_, nullptr, clock_,
+                   registry2_, {.node = ""});
+  all.RecomputeAll();
+  ASSERT_TRUE(all.Pod("team-a", "far")->caller);
+  EXPECT_EQ(all.Find("10.0.9.1")->pod_name, "far");
+}
+
 // status.podIP is only a pod's first address: a dual-stack pod asking from its second address
 // before the watch delivers it is found by listing the node's pods.
 TEST_F(PodDirectoryTest, AwaitFindsADualStackPodByItsSecondAddress) {
@@ -356,12 +474,12 @@ TEST_F(PodDirectoryTest, SessionNameAnnotationCannotBorrowAnotherPodsSession) {
        .annotations = {{kRoleKey, "shared"}, {"iam.amazonaws.com/session-name", "team-a.victim"}}});
   auto victim = directory.Find("10.0.0.21");
   auto attacker = directory.Find("10.0.0.22");
-  ASSERT_TRUE(victim && victim->spec && attacker && attacker->spec);
-  EXPECT_EQ(victim->spec->key.session_name, "team-a.victim");
-  EXPECT_EQ(attacker->spec->key.session_name, "team-b.attacker@team-a.victim");
-  EXPECT_EQ(attacker->spec->key.source_identity, "team-b.attacker@team-a.victim");
-  EXPECT_NE(victim->spec->key, attacker->spec->key);
-  EXPECT_NE(victim->spec->key.owner, attacker->spec->key.owner);
+  ASSERT_TRUE(victim && SpecOf(*victim) && attacker && SpecOf(*attacker));
+  EXPECT_EQ(SpecOf(*victim)->key.session_name, "team-a.victim");
+  EXPECT_EQ(SpecOf(*attacker)->key.session_name, "team-b.attacker@team-a.victim");
+  EXPECT_EQ(SpecOf(*attacker)->key.source_identity, "team-b.attacker@team-a.victim");
+  EXPECT_NE(SpecOf(*victim)->key, SpecOf(*attacker)->key);
+  EXPECT_NE(SpecOf(*victim)->key.owner, SpecOf(*attacker)->key.owner);
   ASSERT_TRUE(broker_.AwaitIdle(std::chrono::seconds(5)));
   BrokerSource source(broker_);
   auto a = source.Cached(*victim);
@@ -406,8 +524,8 @@ TEST_F(PodDirectoryTest, ServiceAccountScopeSharesOneSessionPerAccount) {
     shared += request.role_session_name.find(".sa=") != std::string::npos ? 1 : 0;
   }
   EXPECT_EQ(shared, 2);
-  EXPECT_EQ(directory.Find("10.0.1.3")->spec->key.session_name, "team-a.sa=web");
-  EXPECT_EQ(directory.Find("10.0.1.9")->spec->key.session_name, "team-a.sa=batch");
+  EXPECT_EQ(SpecOf(*directory.Find("10.0.1.3"))->key.session_name, "team-a.sa=web");
+  EXPECT_EQ(SpecOf(*directory.Find("10.0.1.9"))->key.session_name, "team-a.sa=batch");
 }
 
 TEST_F(PodDirectoryTest, RoleChangeReleasesTheOldCredentials) {
@@ -429,4 +547,4 @@ TEST_F(PodDirectoryTest, RoleChangeReleasesTheOldCredentials) {
 }
 
 }  // namespace
-}  // namespace podiam::agent
+}  // namespace podiam::callers
