@@ -38,7 +38,7 @@ inline std::string Sign(std::string private_pem, const std::string& alg,
   sig.resize(sig_len);
   EVP_MD_CTX_free(ctx);
   EVP_PKEY_free(pkey);
-  if (alg == "RS256") {
+  if (alg != "ES256" && alg != "ES384") {
     return sig;
   }
   // DER ECDSA-Sig-Value -> JWS raw r||s.
