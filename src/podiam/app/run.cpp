@@ -1,6 +1,7 @@
 #include "podiam/app/run.hpp"
 
 #include "podiam/app/agent.hpp"
+#include "podiam/app/oidc.hpp"
 #include "podiam/base/log.hpp"
 
 namespace podiam::app {
@@ -13,10 +14,13 @@ int Run(const cli::Invocation& invocation) {
       return 0;
     case cli::Command::kAgent:
       return RunAgent(invocation.global, invocation.agent);
+    case cli::Command::kOidc:
+      return RunOidc(invocation.global, invocation.oidc);
+    case cli::Command::kIam:
+      return RunIam(invocation.global, invocation.iam);
     case cli::Command::kServer:
     case cli::Command::kWebhook:
     case cli::Command::kController:
-    case cli::Command::kOidc:
     case cli::Command::kExplain:
       break;
   }

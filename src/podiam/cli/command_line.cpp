@@ -18,7 +18,7 @@ struct SubcommandInfo {
   const char* description;
 };
 
-constexpr std::array<SubcommandInfo, 6> kSubcommands = {{
+constexpr std::array<SubcommandInfo, 7> kSubcommands = {{
     {Command::kAgent, "agent",
      "Node agent: serves each pod its own role's credentials on the EC2 metadata address"},
     {Command::kServer, "server",
@@ -27,7 +27,10 @@ constexpr std::array<SubcommandInfo, 6> kSubcommands = {{
      "Mutating admission webhook injecting web identity (IRSA) settings into pods"},
     {Command::kController, "controller",
      "Controller turning AWSIAMRole resources into Secrets with refreshed credentials"},
-    {Command::kOidc, "oidc", "Serves OIDC discovery documents for self-hosted clusters"},
+    {Command::kOidc, "oidc",
+     "OIDC discovery for self-hosted clusters: render, serve and check the issuer's documents"},
+    {Command::kIam, "iam",
+     "IAM for IRSA: the OIDC provider, trust policies and roles for ServiceAccounts"},
     {Command::kExplain, "explain", "Explains which role a pod would get and why"},
 }};
 
@@ -270,6 +273,10 @@ Invocation ParseCommandLine(const std::vector<std::string>& args) {
     auto* sub = app.add_subcommand(s.name, s.description);
     if (s.command == Command::kAgent) {
       AddAgentFlags(*sub, inv.agent, log_flags);
+    } else if (s.command == Command::kOidc) {
+      AddOidcFlags(*sub, inv.oidc);
+    } else if (s.command == Command::kIam) {
+      AddIamFlags(*sub, inv.iam);
     }
     subs.emplace_back(sub, s.command);
   }
@@ -277,6 +284,11 @@ Invocation ParseCommandLine(const std::vector<std::string>& args) {
   auto help_text = [&app, &subs]() {
     for (const auto& [sub, command] : subs) {
       if (sub->parsed()) {
+        for (auto* nested : sub->get_subcommands({})) {
+          if (nested->parsed()) {
+            return nested->help();
+          }
+        }
         return sub->help();
       }
     }
@@ -323,6 +335,17 @@ Invocation ParseCommandLine(const std::vector<std::string>& args) {
   for (const auto& [sub, command] : subs) {
     if (sub->parsed()) {
       inv.command = command;
+      std::optional<std::string> usage;
+      if (command == Command::kOidc) {
+        usage = FinishOidcFlags(*sub, inv.oidc);
+      } else if (command == Command::kIam) {
+        usage = FinishIamFlags(*sub, inv.iam);
+      }
+      if (usage) {
+        inv.stderr_text = "podiam: " + *usage + " (see podiam " + sub->get_name() + " --help)\n";
+        inv.exit_code = kExitUsage;
+        return inv;
+      }
     }
   }
   if (inv.command == Command::kNone) {
