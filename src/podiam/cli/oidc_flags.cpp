@@ -99,8 +99,8 @@ void AddIamFlags(CLI::App& iam, IamConfig& c) {
   Flag(*provider, "--thumbprint", c.thumbprint,
        "auto (SHA-1 of the issuer's top CA certificate), none, or 40 hex digits")
       ->capture_default_str();
-  Flag(*provider, "--ca-file", c.ca_file, "CA bundle to trust when fetching for auto")
-      ->check(CLI::ExistingFile);
+  Flag(*provider, "--tls-address", c.tls_address,
+       "For auto: read the TLS chain from ADDRESS:PORT instead of the issuer host's port 443");
   for (auto* sub : {trust, role}) {
     Flag(*sub, "--service-account", c.service_account, "NAMESPACE/NAME");
   }

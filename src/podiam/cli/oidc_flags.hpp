@@ -38,7 +38,7 @@ struct IamConfig {
   std::string issuer;
   std::vector<std::string> audiences;  // --audience (repeatable); default sts.amazonaws.com
   std::string thumbprint = "auto";     // --thumbprint auto | none | 40 hex digits
-  std::string ca_file;                 // --ca-file: trust for the thumbprint fetch
+  std::string tls_address;             // --tls-address HOST:PORT to read the chain from
   std::string service_account;         // --service-account NS/NAME
   std::string role_name;               // --name
   std::string role_path = "/";         // --path
