@@ -221,14 +221,13 @@ def tls(tmp_path):
     return tmp_path
 
 
-def test_serve_over_tls_with_reload(clusters, tls, ec_key):
-    a, _ = clusters
-    key = tls / "served.pub"
-    shutil.copy(sa_pub(a), key)
+def start_serve(key: Path, tls: Path, cert: str = "tls.crt"):
+    """Starts `podiam oidc serve`; returns (process, base URL, a requests session trusting the CA)
+    once /healthz answers."""
     port = free_port()
     proc = subprocess.Popen(
         [str(podiam_binary()), "oidc", "serve", "--issuer", ISSUER, "--key", str(key),
-         "--listen", f"127.0.0.1:{port}", "--tls-cert-file", str(tls / "tls.crt"),
+         "--listen", f"127.0.0.1:{port}", "--tls-cert-file", str(tls / cert),
          "--tls-key-file", str(tls / "tls.key")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={"PATH": os.environ["PATH"], "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"})
@@ -236,15 +235,31 @@ def test_serve_over_tls_with_reload(clusters, tls, ec_key):
     s = requests.Session()
     s.trust_env = False
     s.verify = str(tls / "ca.crt")
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            s.get(base + "/healthz", timeout=2)
+            return proc, base, s
+        except requests.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise AssertionError(proc.communicate()[0])
+            time.sleep(0.1)
+
+
+def stop_serve(proc):
+    proc.terminate()
+    out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0, out
+    assert "ERROR: AddressSanitizer" not in out and "runtime error:" not in out, out
+
+
+def test_serve_over_tls_with_reload(clusters, tls, ec_key):
+    a, _ = clusters
+    key = tls / "served.pub"
+    shutil.copy(sa_pub(a), key)
+    proc, base, s = start_serve(key, tls)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                s.get(base + "/healthz", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
-                time.sleep(0.1)
         d = s.get(base + "/cluster/.well-known/openid-configuration", timeout=5)
         assert d.status_code == 200 and d.headers["Cache-Control"] == "public, max-age=300"
         assert d.headers["Content-Type"].startswith("application/json")
@@ -270,7 +285,156 @@ def test_serve_over_tls_with_reload(clusters, tls, ec_key):
         assert 'podiam_oidc_requests_total{route="jwks",code="200"}' in metrics
         assert 'podiam_oidc_key_reloads_total{result="changed"} 2' in metrics
     finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=10)
-    assert proc.returncode == 0, out
-    assert "ERROR: AddressSanitizer" not in out and "runtime error:" not in out, out
+        stop_serve(proc)
+
+
+# ---- iam (moto's IAM behind the counting/fault proxy) ----
+
+ACCOUNT = "123456789012"  # moto's default account
+HOST_PATH = ISSUER.removeprefix("https://")
+PROVIDER_ARN = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{HOST_PATH}"
+
+
+def iam(sts, *args, check=True):
+    """`podiam iam ...` with moto as IAM and STS (both through the proxy), keys moto accepts."""
+    env = {"PATH": os.environ["PATH"], "AWS_REGION": "us-east-1",
+           "AWS_EC2_METADATA_DISABLED": "true", "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+           "AWS_SECRET_ACCESS_KEY": "moto-accepts-any-secret",
+           "PODIAM_IAM_ENDPOINT": sts.endpoint, "PODIAM_STS_ENDPOINT": sts.endpoint}
+    r = subprocess.run([str(podiam_binary()), "iam", *map(str, args)], capture_output=True,
+                       text=True, timeout=60, env=env)
+    if check:
+        assert r.returncode == 0, f"podiam iam {args}: {r.returncode}\n{r.stdout}{r.stderr}"
+    return r
+
+
+def expected_trust(ns: str, name: str) -> dict:
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": PROVIDER_ARN},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{HOST_PATH}:sub": f"system:serviceaccount:{ns}:{name}",
+                                       f"{HOST_PATH}:aud": "sts.amazonaws.com"}}}]}
+
+
+@pytest.fixture(scope="module")
+def provider(sts):
+    thumb = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
+    r = iam(sts, "create-oidc-provider", "--issuer", ISSUER, "--audience", AUD,
+            "--thumbprint", thumb)
+    assert f"created OIDC provider {PROVIDER_ARN}" in r.stdout, r.stdout
+    return thumb
+
+
+def test_iam_provider_created_and_idempotent(sts, provider):
+    client = sts.moto.client("iam")
+    got = client.get_open_id_connect_provider(OpenIDConnectProviderArn=PROVIDER_ARN)
+    assert got["Url"] == HOST_PATH
+    assert got["ClientIDList"] == [AUD]
+    assert got["ThumbprintList"] == [provider]
+    sts.reset_counts()
+    r = iam(sts, "create-oidc-provider", "--issuer", ISSUER, "--thumbprint", provider)
+    assert f"unchanged OIDC provider {PROVIDER_ARN}" in r.stdout
+    assert sts.counts("CreateOpenIDConnectProvider") == 0
+
+
+def test_iam_trust_policy_prints_the_documented_json(sts):
+    r = iam(sts, "trust-policy", "--issuer", ISSUER, "--service-account", "apps/web",
+            "--account-id", ACCOUNT)
+    assert json.loads(r.stdout) == expected_trust("apps", "web")
+    # Without --account-id the account comes from STS GetCallerIdentity.
+    r = iam(sts, "trust-policy", "--issuer", ISSUER, "--service-account", "apps/web")
+    assert json.loads(r.stdout) == expected_trust("apps", "web")
+    r = iam(sts, "trust-policy", "--principal", "arn:aws:iam::123456789012:role/podiam-agent")
+    doc = json.loads(r.stdout)
+    assert doc["Statement"][0]["Principal"] == {"AWS": "arn:aws:iam::123456789012:role/podiam-agent"}
+    assert "sts:AssumeRole" in doc["Statement"][0]["Action"]
+
+
+def test_iam_create_role_annotate_and_assume_with_real_token(clusters, sts, provider, tmp_path):
+    a, _ = clusters
+    kube = Kube(a.rest)
+    a.rest.post("/api/v1/namespaces/default/serviceaccounts",
+                {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "irsa-app"}},
+                ok=(409,))
+    client = sts.moto.client("iam")
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]})
+    client.create_policy(PolicyName="irsa-read", PolicyDocument=doc)
+    client.create_policy(PolicyName="irsa-extra", PolicyDocument=doc)
+    policy = f"arn:aws:iam::{ACCOUNT}:policy/irsa-read"
+    extra = f"arn:aws:iam::{ACCOUNT}:policy/irsa-extra"
+    args = ["create-role", "--name", "irsa-app", "--issuer", ISSUER, "--service-account",
+            "default/irsa-app", "--policy-arn", policy, "--policy-arn", extra, "--annotate",
+            "--kubeconfig", a.kubeconfig]
+    r = iam(sts, *args)
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role/irsa-app"
+    assert f"created role {role_arn}" in r.stdout and f"attached {extra}" in r.stdout, r.stdout
+    role = client.get_role(RoleName="irsa-app")["Role"]
+    assert role["AssumeRolePolicyDocument"] == expected_trust("default", "irsa-app")
+    attached = client.list_attached_role_policies(RoleName="irsa-app")["AttachedPolicies"]
+    assert sorted(p["PolicyArn"] for p in attached) == sorted([policy, extra])
+    sa = a.rest.get("/api/v1/namespaces/default/serviceaccounts/irsa-app")
+    assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == role_arn
+    # Idempotent: nothing created or attached again.
+    sts.reset_counts()
+    r = iam(sts, *args)
+    assert f"unchanged role {role_arn}" in r.stdout and f"already attached {extra}" in r.stdout
+    assert sts.counts("CreateRole") == 0 and sts.counts("AttachRolePolicy") == 0
+    assert sts.counts("UpdateAssumeRolePolicy") == 0
+    # A changed trust (another ServiceAccount) is updated in place.
+    r = iam(sts, "create-role", "--name", "irsa-app", "--issuer", ISSUER, "--service-account",
+            "default/other", "--account-id", ACCOUNT)
+    assert "updated the trust policy" in r.stdout
+    assert client.get_role(RoleName="irsa-app")["Role"]["AssumeRolePolicyDocument"] == \
+        expected_trust("default", "other")
+    iam(sts, *args)
+    # The apiserver's token for that ServiceAccount: its signature checked independently (PyJWT
+    # against the rendered JWKS), then exchanged on moto (which does not verify signatures).
+    tok = kube.request_token("irsa-app", audiences=(AUD,), namespace="default")
+    out = render(tmp_path, sa_pub(a))
+    claims = verify_with_pyjwt(json.loads((out / "keys.json").read_text()), tok)
+    assert claims["sub"] == "system:serviceaccount:default:irsa-app"
+    creds = sts.moto.client("sts").assume_role_with_web_identity(
+        RoleArn=role_arn, RoleSessionName="irsa-app", WebIdentityToken=tok)
+    assert creds["AssumedRoleUser"]["Arn"].startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/irsa-app/")
+
+
+def test_iam_errors_carry_the_aws_code(clusters, sts, provider):
+    r = iam(sts, "create-role", "--name", "irsa-bad", "--issuer", ISSUER, "--service-account",
+            "default/x", "--policy-arn", f"arn:aws:iam::{ACCOUNT}:policy/does-not-exist",
+            check=False)
+    assert r.returncode == 1 and "IAM AttachRolePolicy: NoSuchEntity:" in r.stderr, r
+    sts.fault("access_denied", action="CreateRole", count=1)
+    r = iam(sts, "create-role", "--name", "irsa-denied", "--issuer", ISSUER, "--service-account",
+            "default/x", check=False)
+    assert r.returncode == 1 and "IAM CreateRole: AccessDenied:" in r.stderr, r
+    sts.fault("throttling", action="GetRole", count=1)  # retried
+    iam(sts, "create-role", "--name", "irsa-denied", "--issuer", ISSUER, "--service-account",
+        "default/x")
+    r = iam(sts, "create-role", "--name", "r", "--issuer", "https://no-provider.podiam.test",
+            "--service-account", "default/x", check=False)
+    assert r.returncode == 1 and "run podiam iam create-oidc-provider" in r.stderr, r
+    r = iam(sts, "create-role", "--name", "r", "--issuer", ISSUER, "--service-account", "x",
+            check=False)
+    assert r.returncode == 2 and "NAMESPACE/NAME" in r.stderr
+
+
+def test_iam_thumbprint_auto_is_the_top_certificate(sts, tls, tmp_path):
+    (tls / "chain.crt").write_text((tls / "tls.crt").read_text() + (tls / "ca.crt").read_text())
+    key = tmp_path / "k.pub"
+    openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", tmp_path / "k.key")
+    openssl("pkey", "-in", tmp_path / "k.key", "-pubout", "-out", key)
+    proc, base, _ = start_serve(key, tls, cert="chain.crt")
+    try:
+        fp = subprocess.run(["openssl", "x509", "-in", tls / "ca.crt", "-noout", "-fingerprint",
+                             "-sha1"], capture_output=True, text=True, check=True).stdout
+        want = fp.split("=", 1)[1].strip().replace(":", "").lower()
+        issuer = "https://thumbprint.podiam.test/x"
+        r = iam(sts, "create-oidc-provider", "--issuer", issuer, "--thumbprint", "auto",
+                "--tls-address", base.removeprefix("https://"))
+        assert f"thumbprint {want}" in r.stdout, r.stdout
+        got = sts.moto.client("iam").get_open_id_connect_provider(
+            OpenIDConnectProviderArn=f"arn:aws:iam::{ACCOUNT}:oidc-provider/thumbprint.podiam.test/x")
+        assert got["ThumbprintList"] == [want]
+    finally:
+        stop_serve(proc)
