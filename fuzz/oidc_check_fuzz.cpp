@@ -63,8 +63,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(!published.problems.empty(), "over 100 keys without a problem");
   }
   auto parsed_discovery = nlohmann::json::parse(discovery, nullptr, false);
-  if (!parsed_discovery.is_object() || parsed_discovery.value("issuer", nlohmann::json()) !=
-                                           nlohmann::json(kIssuer)) {
+  if (!parsed_discovery.is_object() ||
+      parsed_discovery.value("issuer", nlohmann::json()) != nlohmann::json(kIssuer)) {
     FUZZ_CHECK(!published.problems.empty(), "wrong issuer without a problem");
   }
 

@@ -80,9 +80,9 @@ Result<std::unique_ptr<AwsStack>> MakeAwsStack(const cli::IamConfig& c) {
     return tl::unexpected(iam_ep.error());
   }
   s->sts_metrics = std::make_unique<aws::StsMetrics>(s->registry);
-  s->unsigned_sts = std::make_unique<aws::HttpStsClient>(*s->http, nullptr, *s->sts_metrics,
-                                                         s->clock, s->random,
-                                                         aws::HttpStsClientOptions{.endpoint = *sts_ep});
+  s->unsigned_sts =
+      std::make_unique<aws::HttpStsClient>(*s->http, nullptr, *s->sts_metrics, s->clock, s->random,
+                                           aws::HttpStsClientOptions{.endpoint = *sts_ep});
   s->own = std::make_unique<aws::CachingCredentialsProvider>(
       aws::NewDefaultCredentialsChain(
           {.http = *s->http, .web_identity_sts = *s->unsigned_sts, .clock = s->clock}),
@@ -180,12 +180,12 @@ Result<void> Annotate(const cli::IamConfig& c, const std::string& role_arn, AwsS
   if (!cluster) {
     return tl::unexpected(cluster.error().Wrap("kubernetes config"));
   }
-  auto http = transport::BeastHttpClient::Create({.ca_file = cluster->ca_file,
-                                                  .client_cert_file = cluster->client_cert_file,
-                                                  .client_key_file = cluster->client_key_file,
-                                                  .insecure_skip_verify =
-                                                      cluster->insecure_skip_tls_verify,
-                                                  .user_agent = "podiam-iam"});
+  auto http =
+      transport::BeastHttpClient::Create({.ca_file = cluster->ca_file,
+                                          .client_cert_file = cluster->client_cert_file,
+                                          .client_key_file = cluster->client_key_file,
+                                          .insecure_skip_verify = cluster->insecure_skip_tls_verify,
+                                          .user_agent = "podiam-iam"});
   if (!http) {
     return tl::unexpected(http.error());
   }

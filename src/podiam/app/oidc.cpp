@@ -156,9 +156,10 @@ int Check(const cli::OidcConfig& c) {
     }
     discovery = *d;
     auto parsed = nlohmann::json::parse(discovery, nullptr, false);
-    std::string jwks_uri = parsed.is_object() && parsed.value("jwks_uri", nlohmann::json()).is_string()
-                               ? parsed["jwks_uri"].get<std::string>()
-                               : std::string();
+    std::string jwks_uri =
+        parsed.is_object() && parsed.value("jwks_uri", nlohmann::json()).is_string()
+            ? parsed["jwks_uri"].get<std::string>()
+            : std::string();
     if (jwks_uri.empty()) {
       return Fail("the discovery document has no jwks_uri");
     }
@@ -182,11 +183,11 @@ int Check(const cli::OidcConfig& c) {
       return Fail(text.error().message());
     }
     auto jwt = oidc::ParseJwt(*text);
-    Result<oidc::Verified> verified = jwt ? oidc::VerifyToken(*jwt, published.keys,
-                                                              {.issuer = c.issuer,
-                                                               .audience = c.audience,
-                                                               .now = SystemClock().Now()})
-                                          : tl::unexpected(jwt.error());
+    Result<oidc::Verified> verified =
+        jwt ? oidc::VerifyToken(
+                  *jwt, published.keys,
+                  {.issuer = c.issuer, .audience = c.audience, .now = SystemClock().Now()})
+            : tl::unexpected(jwt.error());
     if (verified) {
       std::printf("token ok: subject %s, kid %s, expires %s\n", verified->subject.c_str(),
                   verified->kid.c_str(), FormatUtc(verified->expires).c_str());
@@ -250,10 +251,9 @@ int Serve(const cli::GlobalConfig& /*global*/, const cli::OidcConfig& c) {
   if (auto ok = server.Start(); !ok) {
     return Fail("listener " + c.listen + ": " + ok.error().ToString());
   }
-  log.Info("serving OIDC discovery",
-           {{"listen", host + ":" + std::to_string(server.port())},
-            {"discovery", publisher.DiscoveryPath()},
-            {"jwks", publisher.JwksPath()}});
+  log.Info("serving OIDC discovery", {{"listen", host + ":" + std::to_string(server.port())},
+                                      {"discovery", publisher.DiscoveryPath()},
+                                      {"jwks", publisher.JwksPath()}});
   // Key files are re-read every 250 ms (docs/oidc.md): a replaced file is served within a second.
   constexpr long kPollNanos = 250'000'000;
   std::string last_error;

@@ -52,9 +52,9 @@ Result<std::string> HttpIamClient::Call(std::string_view action, const FormParam
                                 .body = EncodeIam(action, params),
                                 .timeout = std::chrono::seconds(10)};
     request.headers.Set("Content-Type", kFormContentType);
-    auto signature = SignRequest(
-        request, *creds,
-        {.region = endpoint_.signing_region, .service = "iam", .time = clock_.Now()});
+    auto signature =
+        SignRequest(request, *creds,
+                    {.region = endpoint_.signing_region, .service = "iam", .time = clock_.Now()});
     if (!signature) {
       return tl::unexpected(signature.error());
     }

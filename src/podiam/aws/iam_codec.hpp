@@ -39,7 +39,7 @@ std::string EncodeIam(std::string_view action, const FormParams& params);
 void AppendMembers(FormParams& params, std::string_view name, const std::vector<std::string>& v);
 
 // Replies with status 200 (kUpstreamInvalid when not the expected shape).
-Result<std::string> ParseCreateOidcProvider(std::string_view xml);  // the provider ARN
+Result<std::string> ParseCreateOidcProvider(std::string_view xml);              // the provider ARN
 Result<std::vector<std::string>> ParseListOidcProviders(std::string_view xml);  // ARNs
 Result<IamOidcProvider> ParseGetOidcProvider(std::string_view xml);
 Result<IamRole> ParseIamRole(std::string_view xml, std::string_view action);  // CreateRole/GetRole

@@ -75,8 +75,8 @@ void AddOidcFlags(CLI::App& oidc, OidcConfig& c) {
 
 void AddIamFlags(CLI::App& iam, IamConfig& c) {
   iam.require_subcommand(1, 1);
-  auto* provider = iam.add_subcommand(
-      "create-oidc-provider", "Creates (or updates) the IAM OIDC provider for an issuer");
+  auto* provider = iam.add_subcommand("create-oidc-provider",
+                                      "Creates (or updates) the IAM OIDC provider for an issuer");
   auto* trust = iam.add_subcommand(
       "trust-policy", "Prints the trust policy for a ServiceAccount (or podiam's own role)");
   auto* role = iam.add_subcommand(
@@ -133,9 +133,8 @@ std::optional<std::string> FinishIamFlags(CLI::App& iam, IamConfig& c) {
     c.audiences = {"sts.amazonaws.com"};
   }
   if (!c.account_id.empty() &&
-      (c.account_id.size() != 12 ||
-       !std::all_of(c.account_id.begin(), c.account_id.end(),
-                    [](char ch) { return ch >= '0' && ch <= '9'; }))) {
+      (c.account_id.size() != 12 || !std::all_of(c.account_id.begin(), c.account_id.end(),
+                                                 [](char ch) { return ch >= '0' && ch <= '9'; }))) {
     return "iam " + c.action + ": --account-id must be 12 digits";
   }
   bool wants_issuer = c.action != "trust-policy" || c.principal.empty();

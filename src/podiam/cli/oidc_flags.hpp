@@ -16,8 +16,8 @@ class App;
 namespace podiam::cli {
 
 struct OidcConfig {
-  std::string action;  // render | serve | check
-  std::string issuer;  // --issuer https://HOST[/PATH]
+  std::string action;             // render | serve | check
+  std::string issuer;             // --issuer https://HOST[/PATH]
   std::vector<std::string> keys;  // --key (repeatable): PEM public or private key files
   std::string jwks_uri;           // --jwks-uri; default ISSUER/keys.json
   std::string out;                // render: --out DIR

@@ -49,7 +49,7 @@ struct Jwt {
 Result<Jwt> ParseJwt(std::string_view text);
 
 struct VerifyOptions {
-  std::string issuer;                         // iss must equal it
+  std::string issuer;                          // iss must equal it
   std::string audience = "sts.amazonaws.com";  // must be in aud
   std::chrono::system_clock::time_point now;
   std::chrono::seconds leeway{0};

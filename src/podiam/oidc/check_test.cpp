@@ -53,8 +53,8 @@ TEST(CheckPublished, RenderedDocumentsHaveNoProblems) {
 
 TEST(CheckPublished, ListsEveryProblem) {
   auto keys = Keys({testkeys::kRsaPublicPkix});
-  auto other_issuer = CheckPublished("https://oidc.example.com/d", Rendered(keys, false),
-                                     Rendered(keys, true));
+  auto other_issuer =
+      CheckPublished("https://oidc.example.com/d", Rendered(keys, false), Rendered(keys, true));
   ASSERT_FALSE(other_issuer.problems.empty());
   EXPECT_NE(other_issuer.problems[0].find("byte for byte"), std::string::npos);
   auto port = CheckPublished("https://127.0.0.1:6443", "{}", R"({"keys":[]})");
@@ -72,10 +72,10 @@ TEST(CheckPublished, ListsEveryProblem) {
 
 TEST(VerifyToken, RsaAndEcTokensVerify) {
   auto keys = Keys({testkeys::kRsaPublicPkix, testkeys::kEcPublic, testkeys::kEc384Private});
-  for (auto [pem, alg, kid] : {std::tuple{testkeys::kRsaPrivatePkcs8, "RS256", testkeys::kRsaKid},
-                               std::tuple{testkeys::kEcPrivateSec1WithParams, "ES256",
-                                          testkeys::kEcKid},
-                               std::tuple{testkeys::kEc384Private, "ES384", testkeys::kEc384Kid}}) {
+  for (auto [pem, alg, kid] :
+       {std::tuple{testkeys::kRsaPrivatePkcs8, "RS256", testkeys::kRsaKid},
+        std::tuple{testkeys::kEcPrivateSec1WithParams, "ES256", testkeys::kEcKid},
+        std::tuple{testkeys::kEc384Private, "ES384", testkeys::kEc384Kid}}) {
     auto jwt = ParseJwt(Token(pem, alg, kid) + "\n");
     ASSERT_TRUE(jwt) << jwt.error().ToString();
     auto v = VerifyToken(*jwt, keys, {.issuer = kIssuer, .now = kNow});

@@ -69,9 +69,9 @@ Result<Documents> RenderDocuments(const Issuer& issuer, const std::vector<Public
     return MakeError(ErrorCode::kInvalidArgument, "no keys: give at least one --key");
   }
   if (keys.size() > kMaxKeys) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     std::to_string(keys.size()) + " keys: IAM accepts at most " +
-                         std::to_string(kMaxKeys));
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        std::to_string(keys.size()) + " keys: IAM accepts at most " + std::to_string(kMaxKeys));
   }
   Documents docs;
   docs.jwks = {{"keys", nlohmann::ordered_json::array()}};

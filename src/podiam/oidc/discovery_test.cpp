@@ -24,18 +24,17 @@ TEST(ParseIssuer, RefusesWhatIamRefusesWithTheReason) {
     const char* url;
     const char* why;
   };
-  for (const auto& c : {Case{"http://oidc.example.com", "https://"},
-                        Case{"oidc.example.com", "https://"},
-                        Case{"https://oidc.example.com:8443/x", "no port"},
-                        Case{"https://oidc.example.com/x?a=b", "no query"},
-                        Case{"https://oidc.example.com/x#f", "no fragment"},
-                        Case{"https://user@oidc.example.com", "no user info"},
-                        Case{"https://oidc.example.com/", "not end with '/'"},
-                        Case{"https://oidc.example.com/a/", "not end with '/'"},
-                        Case{"https:///a", "no host"},
-                        Case{"https://oidc.example.com/a b", "space"},
-                        Case{"https://oidc.example.com/a//b", "empty segment"},
-                        Case{"https://[::1]/a", "host has a character"}}) {
+  for (const auto& c :
+       {Case{"http://oidc.example.com", "https://"}, Case{"oidc.example.com", "https://"},
+        Case{"https://oidc.example.com:8443/x", "no port"},
+        Case{"https://oidc.example.com/x?a=b", "no query"},
+        Case{"https://oidc.example.com/x#f", "no fragment"},
+        Case{"https://user@oidc.example.com", "no user info"},
+        Case{"https://oidc.example.com/", "not end with '/'"},
+        Case{"https://oidc.example.com/a/", "not end with '/'"}, Case{"https:///a", "no host"},
+        Case{"https://oidc.example.com/a b", "space"},
+        Case{"https://oidc.example.com/a//b", "empty segment"},
+        Case{"https://[::1]/a", "host has a character"}}) {
     auto i = ParseIssuer(c.url);
     ASSERT_FALSE(i) << c.url;
     EXPECT_NE(i.error().message().find(c.why), std::string::npos) << i.error().message();
@@ -49,11 +48,12 @@ TEST(RenderDocuments, KubeApiserversFieldsInItsOrder) {
   ASSERT_TRUE(issuer && rsa && ec);
   auto docs = RenderDocuments(*issuer, {*rsa, *ec}, {});
   ASSERT_TRUE(docs) << docs.error().ToString();
-  EXPECT_EQ(Serialize(docs->discovery),
-            R"({"issuer":"https://oidc.example.com/c","jwks_uri":"https://oidc.example.com/c/keys.json",)"
-            R"("response_types_supported":["id_token"],"subject_types_supported":["public"],)"
-            R"("id_token_signing_alg_values_supported":["ES256","RS256"]})"
-            "\n");
+  EXPECT_EQ(
+      Serialize(docs->discovery),
+      R"({"issuer":"https://oidc.example.com/c","jwks_uri":"https://oidc.example.com/c/keys.json",)"
+      R"("response_types_supported":["id_token"],"subject_types_supported":["public"],)"
+      R"("id_token_signing_alg_values_supported":["ES256","RS256"]})"
+      "\n");
   ASSERT_EQ(docs->jwks["keys"].size(), 2U);
   EXPECT_EQ(docs->jwks["keys"][0]["kid"], testkeys::kRsaKid);
   EXPECT_EQ(docs->jwks["keys"][1]["kid"], testkeys::kEcKid);

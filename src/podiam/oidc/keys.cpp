@@ -75,8 +75,8 @@ struct Curve {
   const char* alg;
   int bytes;
 };
-constexpr std::array<Curve, 2> kCurves = {{{"prime256v1", "P-256", "ES256", 32},
-                                           {"secp384r1", "P-384", "ES384", 48}}};
+constexpr std::array<Curve, 2> kCurves = {
+    {{"prime256v1", "P-256", "ES256", 32}, {"secp384r1", "P-384", "ES384", 48}}};
 
 const Curve* CurveByOpenSsl(std::string_view name) {
   for (const auto& c : kCurves) {
@@ -104,7 +104,8 @@ Result<PublicKey> Describe(const EVP_PKEY* pkey) {
   if (der_len <= 0) {
     return MakeError(ErrorCode::kInvalidArgument, "cannot encode the public key");
   }
-  key.spki_der.assign(reinterpret_cast<const char*>(der), static_cast<std::size_t>(der_len));  // NOLINT
+  key.spki_der.assign(reinterpret_cast<const char*>(der),
+                      static_cast<std::size_t>(der_len));  // NOLINT
   OPENSSL_free(der);
   key.kid = KidFromSpki(key.spki_der);
   key.bits = EVP_PKEY_get_bits(pkey);
@@ -139,9 +140,9 @@ Result<PublicKey> Describe(const EVP_PKEY* pkey) {
       }
       const Curve* curve = CurveByOpenSsl(std::string_view(group.data(), group_len));
       if (curve == nullptr) {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         "EC curve " + std::string(group.data(), group_len) +
-                             " is not supported: use P-256 or P-384");
+        return MakeError(ErrorCode::kInvalidArgument, "EC curve " +
+                                                          std::string(group.data(), group_len) +
+                                                          " is not supported: use P-256 or P-384");
       }
       auto x = GetBn(pkey, OSSL_PKEY_PARAM_EC_PUB_X);
       auto y = GetBn(pkey, OSSL_PKEY_PARAM_EC_PUB_Y);
@@ -160,8 +161,9 @@ Result<PublicKey> Describe(const EVP_PKEY* pkey) {
       return key;
     }
     default:
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "unsupported key type: ServiceAccount tokens are signed with RSA or EC keys");
+      return MakeError(
+          ErrorCode::kInvalidArgument,
+          "unsupported key type: ServiceAccount tokens are signed with RSA or EC keys");
   }
 }
 
@@ -188,12 +190,13 @@ std::string JwkString(const nlohmann::json& jwk, const char* name) {
 
 Result<Pkey> FromParams(const char* type, OSSL_PARAM_BLD* bld) {
   std::unique_ptr<OSSL_PARAM, ParamFree> params(OSSL_PARAM_BLD_to_param(bld));
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
   EVP_PKEY* raw = nullptr;
   if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
       EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
-    return MakeError(ErrorCode::kInvalidArgument, std::string("JWK is not a valid ") + type +
-                                                      " public key");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     std::string("JWK is not a valid ") + type + " public key");
   }
   return Pkey(raw);
 }
@@ -288,8 +291,8 @@ Result<PublicKey> LoadPublicKeyPem(std::string_view pem) {
     }
     std::string block(pem.substr(begin, pos - begin));
     EVP_PKEY* raw = nullptr;
-    std::unique_ptr<OSSL_DECODER_CTX, DecoderFree> ctx(OSSL_DECODER_CTX_new_for_pkey(
-        &raw, "PEM", nullptr, nullptr, 0, nullptr, nullptr));
+    std::unique_ptr<OSSL_DECODER_CTX, DecoderFree> ctx(
+        OSSL_DECODER_CTX_new_for_pkey(&raw, "PEM", nullptr, nullptr, 0, nullptr, nullptr));
     const unsigned char* data = Bytes(block);
     std::size_t len = block.size();
     if (!ctx || OSSL_DECODER_from_data(ctx.get(), &data, &len) != 1 || raw == nullptr) {
@@ -379,8 +382,8 @@ Result<void> VerifySignature(const PublicKey& key, std::string_view alg,
     md = alg == "ES384" ? EVP_sha384() : EVP_sha256();
     if (signature.size() != 2 * half) {
       return MakeError(ErrorCode::kUnauthenticated,
-                       "signature has " + std::to_string(signature.size()) + " bytes, " + std::string(alg) +
-                           " needs " + std::to_string(2 * half));
+                       "signature has " + std::to_string(signature.size()) + " bytes, " +
+                           std::string(alg) + " needs " + std::to_string(2 * half));
     }
     std::unique_ptr<ECDSA_SIG, SigFree> sig(ECDSA_SIG_new());
     BIGNUM* r = BN_bin2bn(Bytes(signature), static_cast<int>(half), nullptr);
@@ -391,7 +394,8 @@ Result<void> VerifySignature(const PublicKey& key, std::string_view alg,
     if (out_len <= 0) {
       return MakeError(ErrorCode::kInternal, "cannot encode the ECDSA signature");
     }
-    der_sig.assign(reinterpret_cast<const char*>(out), static_cast<std::size_t>(out_len));  // NOLINT
+    der_sig.assign(reinterpret_cast<const char*>(out),
+                   static_cast<std::size_t>(out_len));  // NOLINT
     OPENSSL_free(out);
   }
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
@@ -400,8 +404,7 @@ Result<void> VerifySignature(const PublicKey& key, std::string_view alg,
   }
   if (EVP_DigestVerify(ctx.get(), Bytes(der_sig), der_sig.size(), Bytes(signing_input),
                        signing_input.size()) != 1) {
-    return MakeError(ErrorCode::kUnauthenticated,
-                     "signature does not verify with key " + key.kid);
+    return MakeError(ErrorCode::kUnauthenticated, "signature does not verify with key " + key.kid);
   }
   return {};
 }

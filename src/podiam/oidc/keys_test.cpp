@@ -67,15 +67,14 @@ TEST(LoadPublicKeyPem, RefusesWhatIamOrKubernetesCannotUse) {
     const char* pem;
     const char* want;
   };
-  for (const auto& c : {Case{testkeys::kRsa1024Public, "at least 2048"},
-                        Case{testkeys::kEd25519Public, "unsupported key type"},
-                        Case{testkeys::kSecp256k1Public, "P-256 or P-384"},
-                        Case{testkeys::kCertificate, "a certificate, not a key"},
-                        Case{testkeys::kEncryptedPrivate, "not an unencrypted"},
-                        Case{"", "no PEM key block"},
-                        Case{"-----BEGIN PUBLIC KEY-----\nAAAA\n", "no END line"},
-                        Case{"-----BEGIN PUBLIC KEY-----\n!!\n-----END PUBLIC KEY-----\n",
-                             "cannot decode"}}) {
+  for (const auto& c :
+       {Case{testkeys::kRsa1024Public, "at least 2048"},
+        Case{testkeys::kEd25519Public, "unsupported key type"},
+        Case{testkeys::kSecp256k1Public, "P-256 or P-384"},
+        Case{testkeys::kCertificate, "a certificate, not a key"},
+        Case{testkeys::kEncryptedPrivate, "not an unencrypted"}, Case{"", "no PEM key block"},
+        Case{"-----BEGIN PUBLIC KEY-----\nAAAA\n", "no END line"},
+        Case{"-----BEGIN PUBLIC KEY-----\n!!\n-----END PUBLIC KEY-----\n", "cannot decode"}}) {
     auto key = LoadPublicKeyPem(c.pem);
     ASSERT_FALSE(key) << c.want;
     EXPECT_EQ(key.error().code(), ErrorCode::kInvalidArgument);

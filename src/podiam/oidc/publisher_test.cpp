@@ -39,8 +39,7 @@ TEST(Publisher, ServesBothDocumentsWithCachingHeaders) {
   auto d = f.Get("/c/.well-known/openid-configuration");
   EXPECT_EQ(d.status, 200);
   EXPECT_EQ(d.headers.Get("Cache-Control"), "public, max-age=300");
-  EXPECT_NE(d.body.find(R"("jwks_uri":"https://oidc.example.com/c/keys.json")"),
-            std::string::npos);
+  EXPECT_NE(d.body.find(R"("jwks_uri":"https://oidc.example.com/c/keys.json")"), std::string::npos);
   auto k = f.Get("/c/keys.json?x=1");
   EXPECT_EQ(k.status, 200);
   EXPECT_NE(k.body.find(testkeys::kRsaKid), std::string::npos);

@@ -14,8 +14,7 @@
 
 namespace podiam::oidc::testing {
 
-inline std::string Sign(std::string private_pem, const std::string& alg,
-                        const std::string& input) {
+inline std::string Sign(std::string private_pem, const std::string& alg, const std::string& input) {
   if (auto at = private_pem.find("-----BEGIN EC PRIVATE KEY"); at != std::string::npos) {
     private_pem = private_pem.substr(at);  // skip EC PARAMETERS
   }

@@ -4,14 +4,13 @@ namespace podiam::oidc {
 
 std::string OidcProviderArn(std::string_view partition, std::string_view account_id,
                             std::string_view host_path) {
-  return "arn:" + std::string(partition) + ":iam::" + std::string(account_id) +
-         ":oidc-provider/" + std::string(host_path);
+  return "arn:" + std::string(partition) + ":iam::" + std::string(account_id) + ":oidc-provider/" +
+         std::string(host_path);
 }
 
 nlohmann::ordered_json ServiceAccountTrustPolicy(std::string_view provider_arn,
                                                  const Issuer& issuer, std::string_view ns,
-                                                 std::string_view name,
-                                                 std::string_view audience) {
+                                                 std::string_view name, std::string_view audience) {
   nlohmann::ordered_json equals = {
       {issuer.host_path + ":sub",
        "system:serviceaccount:" + std::string(ns) + ":" + std::string(name)},

@@ -26,8 +26,7 @@ std::string OidcProviderArn(std::string_view partition, std::string_view account
 
 nlohmann::ordered_json ServiceAccountTrustPolicy(std::string_view provider_arn,
                                                  const Issuer& issuer, std::string_view ns,
-                                                 std::string_view name,
-                                                 std::string_view audience);
+                                                 std::string_view name, std::string_view audience);
 
 nlohmann::ordered_json PrincipalTrustPolicy(std::string_view principal_arn);
 

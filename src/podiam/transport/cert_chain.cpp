@@ -22,9 +22,8 @@ struct BioFree {
 }  // namespace
 
 Result<std::vector<std::string>> FetchPeerChain(const PeerChainOptions& options) {
-  const std::string target =
-      (options.address.empty() ? options.host : options.address) + ":" +
-      std::to_string(options.port);
+  const std::string target = (options.address.empty() ? options.host : options.address) + ":" +
+                             std::to_string(options.port);
   std::unique_ptr<SSL_CTX, CtxFree> ctx(SSL_CTX_new(TLS_client_method()));
   if (!ctx) {
     return MakeError(ErrorCode::kInternal, "TLS context: " + LastOpenSslError());
@@ -61,7 +60,8 @@ Result<std::vector<std::string>> FetchPeerChain(const PeerChainOptions& options)
     unsigned char* der = nullptr;
     int len = i2d_X509(sk_X509_value(chain, i), &der);
     if (len > 0) {
-      out.emplace_back(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len));  // NOLINT
+      out.emplace_back(reinterpret_cast<const char*>(der),
+                       static_cast<std::size_t>(len));  // NOLINT
     }
     OPENSSL_free(der);
   }
