@@ -4,6 +4,7 @@
 #include <openssl/core_names.h>
 #include <openssl/decoder.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
@@ -40,6 +41,15 @@ struct SigFree {
   void operator()(ECDSA_SIG* p) const { ECDSA_SIG_free(p); }
 };
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
+
+// Failed OpenSSL calls leave entries on the thread's error queue; drop them on the way out so a
+// later, unrelated TLS error message on the same thread is not about a rejected key.
+struct ClearErrorsOnExit {
+  ClearErrorsOnExit() = default;
+  ClearErrorsOnExit(const ClearErrorsOnExit&) = delete;
+  ClearErrorsOnExit& operator=(const ClearErrorsOnExit&) = delete;
+  ~ClearErrorsOnExit() { ERR_clear_error(); }
+};
 using Bn = std::unique_ptr<BIGNUM, BnFree>;
 
 constexpr std::string_view kAlphabet =
@@ -259,6 +269,7 @@ Result<std::string> Base64UrlDecode(std::string_view text) {
 }
 
 Result<PublicKey> LoadPublicKeyPem(std::string_view pem) {
+  ClearErrorsOnExit clear_errors;
   // Find the first key block; skip EC PARAMETERS (what `openssl ecparam -genkey` writes first).
   std::size_t pos = 0;
   while (true) {
@@ -304,6 +315,7 @@ Result<PublicKey> LoadPublicKeyPem(std::string_view pem) {
 }
 
 Result<PublicKey> PublicKeyFromSpki(std::string_view der) {
+  ClearErrorsOnExit clear_errors;
   Pkey pkey = FromSpki(der);
   if (!pkey) {
     return MakeError(ErrorCode::kInvalidArgument, "not a DER SubjectPublicKeyInfo");
@@ -312,6 +324,7 @@ Result<PublicKey> PublicKeyFromSpki(std::string_view der) {
 }
 
 Result<PublicKey> PublicKeyFromJwk(const nlohmann::json& jwk) {
+  ClearErrorsOnExit clear_errors;
   if (!jwk.is_object()) {
     return MakeError(ErrorCode::kInvalidArgument, "JWK is not an object");
   }
@@ -367,6 +380,7 @@ Result<PublicKey> PublicKeyFromJwk(const nlohmann::json& jwk) {
 
 Result<void> VerifySignature(const PublicKey& key, std::string_view alg,
                              std::string_view signing_input, std::string_view signature) {
+  ClearErrorsOnExit clear_errors;
   if (alg != key.alg) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "token alg " + std::string(alg) + " does not fit the key (" + key.alg + ")");
