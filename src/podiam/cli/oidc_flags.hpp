@@ -5,13 +5,10 @@
 // Thread-safety: call from the command-line parser only.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-namespace CLI {  // NOLINT(readability-identifier-naming): CLI11's own namespace
-class App;
-}
 
 namespace podiam::cli {
 

@@ -20,7 +20,7 @@ Result<Issuer> ParseIssuer(std::string_view url) {
     return Bad(url, "must start with https://");
   }
   std::string_view rest = url.substr(kScheme.size());
-  if (rest.find_first_of("?") != std::string_view::npos) {
+  if (rest.find('?') != std::string_view::npos) {
     return Bad(url, "must have no query");
   }
   if (rest.find('#') != std::string_view::npos) {
