@@ -3,6 +3,7 @@
 #include <variant>
 
 #include "podiam/app/agent.hpp"
+#include "podiam/app/oidc.hpp"
 #include "podiam/base/log.hpp"
 
 namespace podiam::app {
@@ -14,6 +15,8 @@ struct Dispatch {
 
   int operator()(const std::monostate& /*none*/) const { return 0; }
   int operator()(const cli::AgentInvocation& agent) const { return RunAgent(global, agent.config); }
+  int operator()(const cli::OidcInvocation& oidc) const { return RunOidc(global, oidc.config); }
+  int operator()(const cli::IamInvocation& iam) const { return RunIam(global, iam.config); }
   int operator()(const cli::PlannedInvocation& planned) const {
     log::Logger("podiam").Error("subcommand is not available in this version yet",
                                 {{"command", std::string(cli::CommandName(planned.command))},

@@ -6,7 +6,7 @@
 
 namespace podiam::cli {
 
-std::function<SubcommandInvocation()> AddAgentCommand(CLI::App& sub, const GlobalLogFlags& log) {
+std::function<Result<SubcommandInvocation>()> AddAgentCommand(CLI::App& sub, const GlobalLogFlags& log) {
   auto invocation = std::make_shared<AgentInvocation>();
   AgentConfig& c = invocation->config;
   AddKubeFlags(sub, c.kube);
@@ -19,7 +19,7 @@ std::function<SubcommandInvocation()> AddAgentCommand(CLI::App& sub, const Globa
   AddHostnetFlags(sub, c.hostnet);
   AddImdsFlags(sub, c.imds);
   AddCompatFlags(sub, c, log);  // kube2iam's and kiam's flags; keep last
-  return [invocation] { return SubcommandInvocation(*invocation); };
+  return [invocation]() -> Result<SubcommandInvocation> { return SubcommandInvocation(*invocation); };
 }
 
 Result<void> CheckAgentConfig(const AgentConfig& c) {

@@ -11,6 +11,7 @@
 #include "podiam/cli/agent_command.hpp"
 #include "podiam/cli/compat_flags.hpp"
 #include "podiam/cli/flags.hpp"
+#include "podiam/cli/oidc_command.hpp"
 
 namespace podiam::cli {
 namespace {
@@ -18,7 +19,9 @@ namespace {
 constexpr std::string_view kVersion = "0.1.0";
 
 // Registers a subcommand's flags; the returned function yields its invocation once parsed.
-using AddCommand = std::function<SubcommandInvocation()> (*)(CLI::App&, const GlobalLogFlags&);
+// A usage error found after parsing (e.g. a flag its action does not take) is an Error.
+using AddCommand = std::function<Result<SubcommandInvocation>()> (*)(CLI::App&,
+                                                                    const GlobalLogFlags&);
 
 struct SubcommandInfo {
   Command command;
@@ -28,7 +31,7 @@ struct SubcommandInfo {
 };
 
 // One line per subcommand (docs/architecture.md, "How to add a subcommand").
-const std::array<SubcommandInfo, 6> kSubcommands = {{
+const std::array<SubcommandInfo, 7> kSubcommands = {{
     {Command::kAgent, "agent",
      "Node agent: serves each pod its own role's credentials on the EC2 metadata address",
      AddAgentCommand},
@@ -38,7 +41,12 @@ const std::array<SubcommandInfo, 6> kSubcommands = {{
      "Mutating admission webhook injecting web identity (IRSA) settings into pods", nullptr},
     {Command::kController, "controller",
      "Controller turning AWSIAMRole resources into Secrets with refreshed credentials", nullptr},
-    {Command::kOidc, "oidc", "Serves OIDC discovery documents for self-hosted clusters", nullptr},
+    {Command::kOidc, "oidc",
+     "OIDC discovery for self-hosted clusters: render, serve and check the issuer's documents",
+     AddOidcCommand},
+    {Command::kIam, "iam",
+     "IAM for IRSA: the OIDC provider, trust policies and roles for ServiceAccounts",
+     AddIamCommand},
     {Command::kExplain, "explain", "Explains which role a pod would get and why", nullptr},
 }};
 
@@ -160,7 +168,7 @@ Invocation ParseCommandLine(const std::vector<std::string>& args) {
   struct Registered {
     CLI::App* app;
     Command command;
-    std::function<SubcommandInvocation()> take;
+    std::function<Result<SubcommandInvocation>()> take;
   };
   std::vector<Registered> subs;
   subs.reserve(kSubcommands.size());
@@ -172,6 +180,11 @@ Invocation ParseCommandLine(const std::vector<std::string>& args) {
   auto help_text = [&app, &subs]() {
     for (const auto& sub : subs) {
       if (sub.app->parsed()) {
+        for (auto* nested : sub.app->get_subcommands({})) {  // podiam oidc render --help
+          if (nested->parsed()) {
+            return nested->help();
+          }
+        }
         return sub.app->help();
       }
     }
@@ -217,7 +230,18 @@ Invocation ParseCommandLine(const std::vector<std::string>& args) {
   inv.global.log.level = *log::ParseLevel(log_level);
   for (const auto& sub : subs) {
     if (sub.app->parsed()) {
-      inv.subcommand = sub.take ? sub.take() : PlannedInvocation{sub.command};
+      if (!sub.take) {
+        inv.subcommand = PlannedInvocation{sub.command};
+        continue;
+      }
+      auto taken = sub.take();
+      if (!taken) {
+        inv.stderr_text = "podiam: " + OneLine(taken.error().message()) + " (see podiam " +
+                          sub.app->get_name() + " --help)\n";
+        inv.exit_code = kExitUsage;
+        return inv;
+      }
+      inv.subcommand = std::move(*taken);
     }
   }
   if (std::holds_alternative<std::monostate>(inv.subcommand)) {

@@ -26,6 +26,7 @@
 
 #include "podiam/base/error.hpp"
 #include "podiam/cli/config.hpp"
+#include "podiam/cli/oidc_flags.hpp"
 
 namespace podiam::cli {
 
@@ -38,11 +39,20 @@ struct AgentInvocation {
   static constexpr Command kCommand = Command::kAgent;
   AgentConfig config;
 };
+struct OidcInvocation {
+  static constexpr Command kCommand = Command::kOidc;
+  OidcConfig config;
+};
+struct IamInvocation {
+  static constexpr Command kCommand = Command::kIam;
+  IamConfig config;
+};
 // A subcommand listed in --help whose implementation has not landed yet.
 struct PlannedInvocation {
   Command command = Command::kNone;
 };
-using SubcommandInvocation = std::variant<std::monostate, AgentInvocation, PlannedInvocation>;
+using SubcommandInvocation = std::variant<std::monostate, AgentInvocation, OidcInvocation, IamInvocation,
+                                          PlannedInvocation>;
 
 struct Invocation {
   GlobalConfig global;

@@ -112,6 +112,6 @@ struct AgentConfig {
   std::vector<std::string> compat_warnings;
 };
 
-enum class Command { kNone, kAgent, kServer, kWebhook, kController, kOidc, kExplain };
+enum class Command { kNone, kAgent, kServer, kWebhook, kController, kOidc, kIam, kExplain };
 
 }  // namespace podiam::cli

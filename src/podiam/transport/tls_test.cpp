@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "podiam/testing/test_pki.hpp"
+#include "podiam/transport/cert_chain.hpp"
 #include "podiam/transport/http_client.hpp"
 #include "podiam/transport/http_server.hpp"
 
@@ -46,6 +47,18 @@ class TlsTest : public ::testing::Test {
 };
 
 testing::TestPki* TlsTest::pki_ = nullptr;
+
+TEST_F(TlsTest, FetchPeerChainReturnsWhatTheServerPresents) {
+  StartServer();
+  auto chain =
+      FetchPeerChain({.host = "localhost", .port = server_->port(), .address = "127.0.0.1"});
+  ASSERT_TRUE(chain) << chain.error().ToString();
+  ASSERT_FALSE(chain->empty());
+  EXPECT_EQ(chain->front().front(), '\x30');  // DER SEQUENCE
+  auto closed = FetchPeerChain({.host = "localhost", .port = 1, .address = "127.0.0.1"});
+  ASSERT_FALSE(closed);
+  EXPECT_EQ(closed.error().code(), ErrorCode::kUnavailable);
+}
 
 TEST_F(TlsTest, VerifiesServerByNameAndByIp) {
   StartServer();

@@ -141,9 +141,12 @@ class Cluster:
     # --- life cycle ---
     @classmethod
     def start(cls, state_dir: str | os.PathLike | None = None, apiserver_args: tuple[str, ...] = (),
-              timeout: float = 900) -> "Cluster":
-        """Runs tests/cluster/up. The timeout covers a cold build of the binaries as well."""
+              timeout: float = 900, sa_issuer: str | None = None) -> "Cluster":
+        """Runs tests/cluster/up. The timeout covers a cold build of the binaries as well.
+        sa_issuer: the ServiceAccount token issuer (default: the apiserver's URL)."""
         cmd = [str(SCRIPTS / "up")]
+        if sa_issuer is not None:
+            cmd += ["--sa-issuer", sa_issuer]
         if state_dir is not None:
             cmd += ["--dir", str(state_dir)]
         cmd += [f"--apiserver-arg={a}" for a in apiserver_args]

@@ -1,0 +1,130 @@
+// Fixed keys for the oidc tests (generated once with openssl; test material only) and their
+// kids computed independently: openssl pkey -pubout -outform DER | openssl dgst -sha256 -binary
+// | base64url.
+#pragma once
+
+namespace podiam::oidc::testkeys {
+inline constexpr const char* kRsaPrivatePkcs8 = R"(-----BEGIN PRIVATE KEY-----
+MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQCdaZtX9j3AFxli
+aFOXx2SBMCvVPAGuDsGRDW3xFLcBeinaxActG/eEaZzoj0BEZCF66p+dooFnosTf
+6kmACQcfKf6SrI033FfHS4Zg1zYDb/9v2Z9UuaIeYHVV+lsM/0KyYkgYNQkRPyOz
+nxo5fyx30gW7B22/tAn6GJs4rG5hAzNtQeH6ZIR6zulubLzrUjeB3H3isPXIjKGD
+9sRoAiJ1Fhw32MlzgEyxkTkoeDyCpFWEeXDKX32ZzQm+o/K0E2tnPC526h4ELZCX
+ZoByrMFBya+v/cagNM91OaNgrfJ23az+0/V1UjpFDUT11ZgZd0r6aMpCjUMWshjv
+GF08vmchAgMBAAECggEAA/srSB68shKDfFcqIhETbCcFPMffPQE3iQ0fZjUBaeKm
+k1dY3R2zdWBcbQ9Ob0xfAmZTsh9tiWr28rjQshHIYdPkkd4WVj7W4334AJQA1DZt
+be1Bl9l4Da+f2BRUYDBGhg9xRld1CsAfjYftGF4siD1CEthdwLbzd6VOq7DEu+RY
+K/UOpkpLaaK94vVZ+oCg/D384UcNYoZrTU82R8RedZQ1p8FypynzJDRer0kvbCPA
+Zk/6HMyGzm6O0vkiu3zD6LfPzQTudnqYzC1Cgxne/JtEFZkcK+Os5n2W07QDaE4L
+pV79RFxfkT+HDp1AkhQhvMXgc2dmyQsRQgeQxY+PPwKBgQDQJi7EdsQ8/flyWqGL
+hAAmFI8gF6mhsEIvbowivBClKz0/PSG8TC2NQEj3ohig/Pfu0IfJPr4W6kyqY9Zk
+1odz9wTTIyF4rkJ3gvYV0cRA6ye/xYLTa5IZFwc/QdZJ9RwvXdXs3SK96d9LAz/h
+kLoaeVC5eaSG+eZlwDKUbmbG0wKBgQDBmYPsk8ZR2LUaw0ntszdF4epsMXBoAcV9
+yVkWcE2Bnv/63uXw30G2ExD66tzpPL8VYBjRquKQAdgPbBuE9y+LZ00hltsuu3Ws
+daf9OPtUofcCZMYz18IFV920KEnbRYcdzk1mNsiOaHKU/jKuru8a5WQssmHfBs80
+rJHLaYNJuwKBgQDIy+zVzhTlGcSn0lKA+mgCVFb2CJ21wwk2JJi/cVlFXP8KoHiI
+45wV5Wv+p7rGowKyuSwksYhDJueqgAF06ZdmAWgAHqXNe53XGNk4l1GRpsiDsY/R
+ULZxyctN9L86PWBhOU6D35gCSTkFbi8T9L/zhhCfvH9BTpY6ljy1AAPZzQKBgHR0
+YbTnVz5Yeug0XL4NNcxljtuyCYmmtyNpAJvMxfKYsCY5+lsgEKjzYx1sNaJfFhpH
+ieZlQo+ZbFwqjYs4HXNfmjgARKwhuzEYPQrHQfewzaK097yrplwMdKIwMe0iL5qw
+REKd5Zo0Heid1+LX+6BUKCPy0YiU0gM/YxvWxlCNAoGBAIn7wxn2hjGFFUP43/Lk
+fGc/mSdUjFtMb1J3NURi+EQU46MtAzWgsRRR8AiClkosAcpRwrFzOBmIjD2V6zIA
+TXNsiwFS0owTsuPwPPw8L3dOVNLWQIj3G7xm7nwuopfAfDdZExgFQM/W7Dh3EO5v
++gmesIJd1pJLzojgoLkNinbV
+-----END PRIVATE KEY-----)";
+inline constexpr const char* kRsaPrivatePkcs1 = R"(-----BEGIN RSA PRIVATE KEY-----
+MIIEpAIBAAKCAQEAnWmbV/Y9wBcZYmhTl8dkgTAr1TwBrg7BkQ1t8RS3AXop2sQH
+LRv3hGmc6I9ARGQheuqfnaKBZ6LE3+pJgAkHHyn+kqyNN9xXx0uGYNc2A2//b9mf
+VLmiHmB1VfpbDP9CsmJIGDUJET8js58aOX8sd9IFuwdtv7QJ+hibOKxuYQMzbUHh
++mSEes7pbmy861I3gdx94rD1yIyhg/bEaAIidRYcN9jJc4BMsZE5KHg8gqRVhHlw
+yl99mc0JvqPytBNrZzwuduoeBC2Ql2aAcqzBQcmvr/3GoDTPdTmjYK3ydt2s/tP1
+dVI6RQ1E9dWYGXdK+mjKQo1DFrIY7xhdPL5nIQIDAQABAoIBAAP7K0gevLISg3xX
+KiIRE2wnBTzH3z0BN4kNH2Y1AWnippNXWN0ds3VgXG0PTm9MXwJmU7IfbYlq9vK4
+0LIRyGHT5JHeFlY+1uN9+ACUANQ2bW3tQZfZeA2vn9gUVGAwRoYPcUZXdQrAH42H
+7RheLIg9QhLYXcC283elTquwxLvkWCv1DqZKS2miveL1WfqAoPw9/OFHDWKGa01P
+NkfEXnWUNafBcqcp8yQ0Xq9JL2wjwGZP+hzMhs5ujtL5Irt8w+i3z80E7nZ6mMwt
+QoMZ3vybRBWZHCvjrOZ9ltO0A2hOC6Ve/URcX5E/hw6dQJIUIbzF4HNnZskLEUIH
+kMWPjz8CgYEA0CYuxHbEPP35clqhi4QAJhSPIBepobBCL26MIrwQpSs9Pz0hvEwt
+jUBI96IYoPz37tCHyT6+FupMqmPWZNaHc/cE0yMheK5Cd4L2FdHEQOsnv8WC02uS
+GRcHP0HWSfUcL13V7N0ivenfSwM/4ZC6GnlQuXmkhvnmZcAylG5mxtMCgYEAwZmD
+7JPGUdi1GsNJ7bM3ReHqbDFwaAHFfclZFnBNgZ7/+t7l8N9BthMQ+urc6Ty/FWAY
+0arikAHYD2wbhPcvi2dNIZbbLrt1rHWn/Tj7VKH3AmTGM9fCBVfdtChJ20WHHc5N
+ZjbIjmhylP4yrq7vGuVkLLJh3wbPNKyRy2mDSbsCgYEAyMvs1c4U5RnEp9JSgPpo
+AlRW9gidtcMJNiSYv3FZRVz/CqB4iOOcFeVr/qe6xqMCsrksJLGIQybnqoABdOmX
+ZgFoAB6lzXud1xjZOJdRkabIg7GP0VC2ccnLTfS/Oj1gYTlOg9+YAkk5BW4vE/S/
+84YQn7x/QU6WOpY8tQAD2c0CgYB0dGG051c+WHroNFy+DTXMZY7bsgmJprcjaQCb
+zMXymLAmOfpbIBCo82MdbDWiXxYaR4nmZUKPmWxcKo2LOB1zX5o4AESsIbsxGD0K
+x0H3sM2itPe8q6ZcDHSiMDHtIi+asERCneWaNB3ondfi1/ugVCgj8tGIlNIDP2Mb
+1sZQjQKBgQCJ+8MZ9oYxhRVD+N/y5HxnP5knVIxbTG9SdzVEYvhEFOOjLQM1oLEU
+UfAIgpZKLAHKUcKxczgZiIw9lesyAE1zbIsBUtKME7Lj8Dz8PC93TlTS1kCI9xu8
+Zu58LqKXwHw3WRMYBUDP1uw4dxDub/oJnrCCXdaSS86I4KC5DYp21Q==
+-----END RSA PRIVATE KEY-----)";
+inline constexpr const char* kRsaPublicPkix = R"(-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAnWmbV/Y9wBcZYmhTl8dk
+gTAr1TwBrg7BkQ1t8RS3AXop2sQHLRv3hGmc6I9ARGQheuqfnaKBZ6LE3+pJgAkH
+Hyn+kqyNN9xXx0uGYNc2A2//b9mfVLmiHmB1VfpbDP9CsmJIGDUJET8js58aOX8s
+d9IFuwdtv7QJ+hibOKxuYQMzbUHh+mSEes7pbmy861I3gdx94rD1yIyhg/bEaAIi
+dRYcN9jJc4BMsZE5KHg8gqRVhHlwyl99mc0JvqPytBNrZzwuduoeBC2Ql2aAcqzB
+Qcmvr/3GoDTPdTmjYK3ydt2s/tP1dVI6RQ1E9dWYGXdK+mjKQo1DFrIY7xhdPL5n
+IQIDAQAB
+-----END PUBLIC KEY-----)";
+inline constexpr const char* kRsaPublicPkcs1 = R"(-----BEGIN RSA PUBLIC KEY-----
+MIIBCgKCAQEAnWmbV/Y9wBcZYmhTl8dkgTAr1TwBrg7BkQ1t8RS3AXop2sQHLRv3
+hGmc6I9ARGQheuqfnaKBZ6LE3+pJgAkHHyn+kqyNN9xXx0uGYNc2A2//b9mfVLmi
+HmB1VfpbDP9CsmJIGDUJET8js58aOX8sd9IFuwdtv7QJ+hibOKxuYQMzbUHh+mSE
+es7pbmy861I3gdx94rD1yIyhg/bEaAIidRYcN9jJc4BMsZE5KHg8gqRVhHlwyl99
+mc0JvqPytBNrZzwuduoeBC2Ql2aAcqzBQcmvr/3GoDTPdTmjYK3ydt2s/tP1dVI6
+RQ1E9dWYGXdK+mjKQo1DFrIY7xhdPL5nIQIDAQAB
+-----END RSA PUBLIC KEY-----)";
+inline constexpr const char* kRsaKid = "_PWl0eckXqGDUOPxph7iWgo-6PfjUDIWYh-8gy07RZs";
+inline constexpr const char* kEcPrivateSec1WithParams = R"(-----BEGIN EC PARAMETERS-----
+BggqhkjOPQMBBw==
+-----END EC PARAMETERS-----
+-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEIMqpGc3ePzbi5mWxYd9wRf58xrC+yE3w50F8fIJmQyX1oAoGCCqGSM49
+AwEHoUQDQgAELdxXNnjYfA//+JAj9TaRywWvScn47dSRaChV4XxpXmTkkPafjzs/
+fPqilPxkdP+tME7c2hUWRbXYFRrMCAAZFA==
+-----END EC PRIVATE KEY-----)";
+inline constexpr const char* kEcPublic = R"(-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAELdxXNnjYfA//+JAj9TaRywWvScn4
+7dSRaChV4XxpXmTkkPafjzs/fPqilPxkdP+tME7c2hUWRbXYFRrMCAAZFA==
+-----END PUBLIC KEY-----)";
+inline constexpr const char* kEcKid = "Ix2Uzbw41EcWtkDJKWEJ1TOe_7KjFHxWCUfwModXZ8Y";
+inline constexpr const char* kEc384Private = R"(-----BEGIN PRIVATE KEY-----
+MIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDDS/vBszhB3YsiU3sAF
+JWFOZA3oWVHS/PRe7Vk7ECckiSyNcgZKWxbClzC/YVTmIwehZANiAARxmVCUVGCQ
+HC48osxBijLsnIjdl2+pP9/SmYWqGDFAjSMA+MqhNepYJiqTA7LikJUjgUZe55yW
+avtd0RwU8UKOWp6J6+C1CU/C7RBQamjyOqrmQT807KCoX3XhUUC04Eo=
+-----END PRIVATE KEY-----)";
+inline constexpr const char* kEc384Kid = "mQPyF9RB33xohuWwiy9KrFN3S9WN7kOc9k7z1bWuJMY";
+inline constexpr const char* kRsa1024Public = R"(-----BEGIN PUBLIC KEY-----
+MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQCw7sOUSt9zhLWhzlJBDfhc+GoH
+a74HRVDgF6Qv1qThNi9PtgTGgYLz7wkg6skENHAle9c7FaJkDF87qyX7xnV0YvhZ
+hYNFa2zjkPBVquaK0aMSSkM/J0P1KT56R5kYfuXg7ZBfFmHXcIYaA9GNMwfcHnEt
+NfcXFlyjniFFidVPYwIDAQAB
+-----END PUBLIC KEY-----)";
+inline constexpr const char* kEd25519Public = R"(-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAzOJJmZ0qjogh6J6YwymQQZOxLyCPNyZoEITdw/SwODI=
+-----END PUBLIC KEY-----)";
+inline constexpr const char* kSecp256k1Public = R"(-----BEGIN PUBLIC KEY-----
+MFYwEAYHKoZIzj0CAQYFK4EEAAoDQgAED69h24pvDE9QiBKzb91+cl8fhQg6OnO0
+b8EPHuKID7HjMa5wf/8MhLN5IUUstaJhJmeik84H9l14+AZTbPYHJw==
+-----END PUBLIC KEY-----)";
+inline constexpr const char* kCertificate = R"(-----BEGIN CERTIFICATE-----
+MIIBbjCCAROgAwIBAgIUZHLXIDHEReWpLkYASIRswHOW7ywwCgYIKoZIzj0EAwIw
+DDEKMAgGA1UEAwwBeDAeFw0yNjEyMDQyMTAyMTlaFw0yNjEyMDUyMTAyMTlaMAwx
+CjAIBgNVBAMMAXgwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAQt3Fc2eNh8D//4
+kCP1NpHLBa9Jyfjt1JFoKFXhfGleZOSQ9p+POz98+qKU/GR0/60wTtzaFRZFtdgV
+GswIABkUo1MwUTAdBgNVHQ4EFgQUz69hZ/ttnXyMUDxLZ0bv2ZrxbuQwHwYDVR0j
+BBgwFoAUz69hZ/ttnXyMUDxLZ0bv2ZrxbuQwDwYDVR0TAQH/BAUwAwEB/zAKBggq
+hkjOPQQDAgNJADBGAiEAy0dsj3NKYTvxJ8n+g4FpDd0Sq7aL1ZgVoh+9TZZwbgIC
+IQDOh9maEs08cDqRyI1RAMRYQioqj/wsIK59chEpO/wATA==
+-----END CERTIFICATE-----)";
+inline constexpr const char* kEncryptedPrivate = R"(-----BEGIN ENCRYPTED PRIVATE KEY-----
+MIHsMFcGCSqGSIb3DQEFDTBKMCkGCSqGSIb3DQEFDDAcBAigqOSb5NiR2QICCAAw
+DAYIKoZIhvcNAgkFADAdBglghkgBZQMEAQIEEHezp6KpgdeIZhshatbAjfAEgZBD
+uvXilMMcdQ5pOh3BPs7CVoik0z5PBMIzrOHIP1HlM+LvGTVTInNccVgrMO1JwIj6
+edt5W70yrGVIGd1puVVIz7MYTpkS6KamzRhSh7fT+QbjPl11kxUKQ45ysjxZHOKB
+skbj6h5+pdMruZvKPBJQC6Y4YAPg7Ee23VJG7uIMM9o8PhiCMBQEJe3mkdoPVGM=
+-----END ENCRYPTED PRIVATE KEY-----)";
+}  // namespace podiam::oidc::testkeys
