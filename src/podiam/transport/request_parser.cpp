@@ -125,22 +125,31 @@ bool RequestParser::expects_continue() const { return beast_->expects_continue()
 
 RequestParseError HeaderLimitError() { return Classify(bhttp::error::header_limit); }
 
-RequestParseOutcome ParseRequest(std::string_view bytes, RequestParserLimits limits) {
+RequestParseOutcome ParseRequestInPieces(std::string_view bytes, RequestParserLimits limits,
+                                         std::size_t piece) {
+  piece = std::max<std::size_t>(piece, 1);
   RequestParser parser(limits);
-  RequestParseOutcome outcome;
-  std::size_t offset = 0;
-  while (offset < bytes.size()) {
-    std::size_t used = parser.Put(bytes.substr(offset));
-    offset += used;
-    if (parser.status() != ParseStatus::kProgress || used == 0) {
+  std::string buffer;  // received, not consumed
+  std::size_t consumed = 0;
+  for (std::size_t offset = 0; offset < bytes.size(); offset += piece) {
+    buffer.append(bytes.substr(offset, piece));
+    while (!buffer.empty()) {
+      std::size_t used = parser.Put(buffer);
+      buffer.erase(0, used);
+      consumed += used;
+      if (parser.status() != ParseStatus::kProgress || used == 0) {
+        break;
+      }
+    }
+    if (parser.status() == ParseStatus::kDone || parser.status() == ParseStatus::kError) {
       break;
     }
   }
-  outcome.status = parser.status();
+  RequestParseOutcome outcome{.status = parser.status()};
   if (outcome.status == ParseStatus::kDone) {
     outcome.parsed.keep_alive = parser.keep_alive();
     outcome.parsed.http_version = parser.http_version();
-    outcome.parsed.consumed = offset;
+    outcome.parsed.consumed = consumed;
     outcome.parsed.request = parser.TakeRequest();
   } else if (outcome.status == ParseStatus::kError) {
     outcome.error = parser.error();
@@ -148,6 +157,10 @@ RequestParseOutcome ParseRequest(std::string_view bytes, RequestParserLimits lim
     outcome.status = ParseStatus::kNeedMore;
   }
   return outcome;
+}
+
+RequestParseOutcome ParseRequest(std::string_view bytes, RequestParserLimits limits) {
+  return ParseRequestInPieces(bytes, limits, bytes.size());
 }
 
 }  // namespace podiam::transport

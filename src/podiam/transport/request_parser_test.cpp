@@ -14,34 +14,8 @@ RequestParseOutcome Parse(std::string_view bytes, RequestParserLimits limits = k
   return ParseRequest(bytes, limits);
 }
 
-// Feeds one byte at a time the way HttpServer does: unconsumed bytes stay in front of new ones.
 RequestParseOutcome ParseByteByByte(std::string_view bytes) {
-  RequestParser parser(kLimits);
-  std::string buffer;
-  std::size_t consumed = 0;
-  for (char c : bytes) {
-    buffer.push_back(c);
-    while (!buffer.empty()) {
-      std::size_t used = parser.Put(buffer);
-      buffer.erase(0, used);
-      consumed += used;
-      if (parser.status() != ParseStatus::kProgress || used == 0) {
-        break;
-      }
-    }
-    if (parser.status() == ParseStatus::kDone || parser.status() == ParseStatus::kError) {
-      break;
-    }
-  }
-  RequestParseOutcome outcome{.status = parser.status()};
-  if (outcome.status == ParseStatus::kDone) {
-    outcome.parsed = {.request = parser.TakeRequest(), .consumed = consumed};
-  } else if (outcome.status == ParseStatus::kError) {
-    outcome.error = parser.error();
-  } else {
-    outcome.status = ParseStatus::kNeedMore;
-  }
-  return outcome;
+  return ParseRequestInPieces(bytes, kLimits, 1);
 }
 
 TEST(RequestParserTest, ParsesRequestLineHeadersAndNoBody) {
@@ -147,6 +121,14 @@ TEST(RequestParserTest, ByteByByteFeedingGivesTheSameRequest) {
     EXPECT_EQ(fed.parsed.request.headers.items(), whole.parsed.request.headers.items());
     EXPECT_EQ(fed.parsed.request.body, whole.parsed.request.body);
   }
+}
+
+TEST(RequestParserTest, UnfinishedMalformedHeadIsAnErrorAtOnceButNeedsMoreInPieces) {
+  const std::string bytes = "PUT / HTTP/1.1\r\nX-A: keep-\nGET /b HTTP/1.1\r\n";
+  EXPECT_EQ(Parse(bytes).status, ParseStatus::kError);
+  EXPECT_EQ(ParseRequestInPieces(bytes, kLimits, 5).status, ParseStatus::kNeedMore);
+  // Once the head ends, both say 400.
+  EXPECT_EQ(ParseRequestInPieces(bytes + "\r\n", kLimits, 5).status, ParseStatus::kError);
 }
 
 TEST(RequestParserTest, ExpectContinueAndHeaderDoneBeforeTheBody) {
