@@ -107,8 +107,9 @@ RequestParseOutcome ParseRequest(std::string_view bytes, RequestParserLimits lim
 // It ends like ParseRequest except for one case: a malformed head that is not complete yet.
 // Beast checks the first bytes it is given line by line, but after a kNeedMore it waits for the
 // whole head (the empty line) before parsing again, so a head that is malformed in a later line
-// and never ends is kError at once but kNeedMore in pieces (the server then answers 400 once the
-// head ends, or 431 / the header timeout). A request that parses, parses the same either way.
+// and never ends is a 400 at once but kNeedMore in pieces (or 431 once it outgrows the limit; the
+// server answers 400 once the head ends, or 431, or closes at the header timeout). A request
+// that parses, parses the same either way.
 RequestParseOutcome ParseRequestInPieces(std::string_view bytes, RequestParserLimits limits,
                                          std::size_t piece);
 
