@@ -55,23 +55,24 @@ function(podiam_library)
   target_link_libraries(${target} INTERFACE podiam_sanitize)
 endfunction()
 
-function(podiam_test)
-  cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS" ${ARGN})
-  set(target podiam_${ARG_NAME}_test)
+# A gtest executable: podiam_test() and podiam_itest() differ only in registering it with ctest.
+function(podiam_gtest_executable target)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${target} ${ARG_SOURCES})
   target_include_directories(${target} PRIVATE "${PODIAM_SOURCE_ROOT}")
   target_link_libraries(${target} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main
                                           podiam_warnings podiam_sanitize)
-  gtest_discover_tests(${target} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit)
+endfunction()
+
+function(podiam_test)
+  cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS" ${ARGN})
+  podiam_gtest_executable(podiam_${ARG_NAME}_test SOURCES ${ARG_SOURCES} DEPS ${ARG_DEPS})
+  gtest_discover_tests(podiam_${ARG_NAME}_test DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit)
 endfunction()
 
 function(podiam_itest)
   cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS" ${ARGN})
-  set(target podiam_${ARG_NAME}_itest)
-  add_executable(${target} ${ARG_SOURCES})
-  target_include_directories(${target} PRIVATE "${PODIAM_SOURCE_ROOT}")
-  target_link_libraries(${target} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main
-                                          podiam_warnings podiam_sanitize)
+  podiam_gtest_executable(podiam_${ARG_NAME}_itest SOURCES ${ARG_SOURCES} DEPS ${ARG_DEPS})
 endfunction()
 
 function(podiam_tool)

@@ -228,6 +228,19 @@ class Connection final : public ConnectionBase,
 
   const HttpServerOptions& options() const { return state_->options; }
 
+  // For the completion of an I/O operation: false when the connection has closed meanwhile, or
+  // when `ec` is an error (EOF, reset, TLS failure: nobody to answer), which closes it.
+  bool Continues(beast::error_code ec) {
+    if (phase_ == Phase::kClosed) {
+      return false;
+    }
+    if (ec) {
+      Close();
+      return false;
+    }
+    return true;
+  }
+
   void OnHandshake(beast::error_code ec) {
     if (phase_ == Phase::kClosed) {
       return;
@@ -281,11 +294,7 @@ class Connection final : public ConnectionBase,
   }
 
   void OnRead(beast::error_code ec, std::size_t n) {
-    if (phase_ == Phase::kClosed) {
-      return;
-    }
-    if (ec) {
-      Close();  // EOF, reset or TLS error: there is nobody to answer
+    if (!Continues(ec)) {
       return;
     }
     buffer_.commit(n);
@@ -335,14 +344,9 @@ class Connection final : public ConnectionBase,
   void WriteContinue() {
     asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
                       [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                        if (self->phase_ == Phase::kClosed) {
-                          return;
+                        if (self->Continues(ec)) {
+                          self->Read();
                         }
-                        if (ec) {
-                          self->Close();
-                          return;
-                        }
-                        self->Read();
                       });
   }
 
@@ -436,11 +440,7 @@ class Connection final : public ConnectionBase,
   }
 
   void OnWrite(beast::error_code ec) {
-    if (phase_ == Phase::kClosed) {
-      return;
-    }
-    if (ec) {
-      Close();
+    if (!Continues(ec)) {
       return;
     }
     response_ = http::Response{};  // an idle connection should not hold the last body
@@ -475,14 +475,9 @@ class Connection final : public ConnectionBase,
   void Drain() {
     stream_.async_read_some(buffer_.prepare(kReadChunk),
                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                              if (self->phase_ == Phase::kClosed) {
-                                return;
+                              if (self->Continues(ec)) {
+                                self->Drain();  // discard: prepare() reuses the same bytes
                               }
-                              if (ec) {
-                                self->Close();
-                                return;
-                              }
-                              self->Drain();  // discard: prepare() reuses the same bytes
                             });
   }
 
