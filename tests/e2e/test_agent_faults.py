@@ -8,7 +8,7 @@ served key can be traced to its role and session. Pods' metadata requests are ma
 test process itself, on sockets living in the pods' network namespaces (`Pod.connect`), through
 the agent's own DNAT rule — cheap enough to poll several pods continuously.
 
-Timing: nothing here asserts speed (architecture guide §8). Waits are polls with generous
+Timing: nothing here asserts speed (docs/benchmarks.md measures it). Waits are polls with generous
 deadlines; bounds are on counts (STS attempts) and on behaviour (what was served, and when
 relative to the credentials' own expiry), except where the issue names a time: a request must
 not outlast the SDKs' 1 s metadata timeout, checked on the agent's own latency histogram.
