@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# HTTP server vs nginx: podiam's transport::HttpServer (podiam_http_testserver, Release build)
-# serving a fixed body of BODY_BYTES bytes, against nginx serving a static file of the same size,
-# both on loopback, each driven by the same wrk command. Prints a markdown section (machine,
-# versions, command, results table) for docs/benchmarks.md.
+# HTTP server vs nginx: podiam's transport::HttpServer (podiam_http_testserver_tool,
+# Release build) serving a fixed body of BODY_BYTES bytes, against nginx serving a static file of
+# the same size, both on loopback, each driven by the same wrk command. Prints a markdown section
+# (machine, versions, command, results table) for docs/benchmarks.md.
 #
 #   bench/http_vs_nginx.sh                      # builds build-release/ if needed
 #   BODY_BYTES=1200 DURATION=10s CONNECTIONS=64 bench/http_vs_nginx.sh
@@ -29,13 +29,13 @@ for tool in wrk "$NGINX" cmake ninja python3; do
   command -v "$tool" >/dev/null || { echo "http_vs_nginx: $tool not found" >&2; exit 1; }
 done
 
-if [[ ! -x $BUILD_DIR/src/podiam/transport/podiam_http_testserver ]]; then
+if [[ ! -x $BUILD_DIR/src/podiam/transport/podiam_http_testserver_tool ]]; then
   # WERROR off: GCC 12 at -O3 raises false -Wrestrict positives on std::string (GCC PR105329).
   cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPODIAM_BENCH=OFF \
     -DPODIAM_WERROR=OFF >&2
 fi
-ninja -C "$BUILD_DIR" podiam_http_testserver >&2
-SERVER=$BUILD_DIR/src/podiam/transport/podiam_http_testserver
+ninja -C "$BUILD_DIR" podiam_http_testserver_tool >&2
+SERVER=$BUILD_DIR/src/podiam/transport/podiam_http_testserver_tool
 
 TMP=$(mktemp -d /tmp/podiam-bench-XXXXXX)
 PIDS=()
@@ -171,7 +171,7 @@ Command: \`bench/http_vs_nginx.sh\` (BODY_BYTES=$BODY_BYTES; each server measure
 - Machine: $CPUS CPUs, $cpu_model, $(uname -sr)
 - Versions: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'),
   $(c++ --version | head -1), Boost $(sed -n 's/^#define BOOST_LIB_VERSION "\(.*\)"/\1/p' /usr/include/boost/version.hpp)
-- podiam: \`podiam_http_testserver\` (Release), fixed $BODY_BYTES-byte JSON body, metrics on.
+- podiam: \`podiam_http_testserver_tool\` (Release), fixed $BODY_BYTES-byte JSON body, metrics on.
 - nginx: static file of the same size, \`access_log off\`, \`open_file_cache\`,
   \`keepalive_requests\` unlimited.
 - Load average at the start: $LOAD (the machine may be shared; rerun when it is quiet).

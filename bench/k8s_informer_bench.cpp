@@ -14,9 +14,9 @@
 #include "podiam/k8s/pod_cache.hpp"
 #include "podiam/k8s/watch_decoder.hpp"
 #include "podiam/testing/fake_clock.hpp"
+#include "podiam/testing/fake_http_client.hpp"
 #include "podiam/testing/fake_random.hpp"
 #include "podiam/testing/k8s_objects.hpp"
-#include "podiam/testing/stub_http_client.hpp"
 
 namespace podiam::k8s {
 namespace {
@@ -65,10 +65,10 @@ struct Rig {
   Rig() : metrics(registry), api(http, "https://apiserver", nullptr, metrics, clock) {}
   void ScriptList() {
     for (const auto& page : Data().pages) {
-      http.Respond(200, page);
+      http.PushResponse(200, page);
     }
   }
-  testing::StubHttpClient http;
+  testing::FakeHttpClient http;
   testing::FakeClock clock;
   testing::FakeRandom random;
   metrics::Registry registry;
@@ -115,7 +115,7 @@ void BM_InformerWatchIngest(benchmark::State& state) {
     Informer informer(rig->api, rig->cache, rig->metrics, rig->clock, rig->random,
                       {.resource = resources::Pods(), .page_size = kPageSize});
     (void)informer.Relist();
-    rig->http.RespondStream(Data().watch_chunks);
+    rig->http.PushStream(Data().watch_chunks);
     std::stop_source stop;
     state.ResumeTiming();
     if (!informer.WatchOnce(stop.get_token())) {

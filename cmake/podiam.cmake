@@ -4,6 +4,15 @@
 #     -> target podiam_base, alias podiam::base, include root src/
 #   podiam_test(NAME base SOURCES a_test.cpp DEPS podiam::base)
 #     -> executable podiam_base_test registered with ctest through gtest_discover_tests
+#   podiam_itest(NAME aws SOURCES sts_itest.cpp DEPS podiam::aws podiam::transport)
+#     -> executable podiam_aws_itest (gtest), NOT registered with ctest: it needs a live peer and
+#        a tests/integration/*.py file runs it
+#   podiam_tool(NAME sigv4 SOURCES sigv4_tool.cpp DEPS podiam::aws)
+#     -> executable podiam_sigv4_tool, a helper program for tests and benchmarks
+#
+# One naming scheme inside a library folder: `<unit>_test.cpp` unit tests (podiam_<folder>_test),
+# `<what>_itest.cpp` integration tests (podiam_<folder>_itest), `<what>_tool.cpp` tools
+# (podiam_<what>_tool). Everything else is library code.
 
 set(PODIAM_SOURCE_ROOT "${CMAKE_CURRENT_LIST_DIR}/..")
 
@@ -46,12 +55,29 @@ function(podiam_library)
   target_link_libraries(${target} INTERFACE podiam_sanitize)
 endfunction()
 
-function(podiam_test)
-  cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS" ${ARGN})
-  set(target podiam_${ARG_NAME}_test)
+# A gtest executable: podiam_test() and podiam_itest() differ only in registering it with ctest.
+function(podiam_gtest_executable target)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${target} ${ARG_SOURCES})
   target_include_directories(${target} PRIVATE "${PODIAM_SOURCE_ROOT}")
   target_link_libraries(${target} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main
                                           podiam_warnings podiam_sanitize)
-  gtest_discover_tests(${target} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit)
+endfunction()
+
+function(podiam_test)
+  cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS" ${ARGN})
+  podiam_gtest_executable(podiam_${ARG_NAME}_test SOURCES ${ARG_SOURCES} DEPS ${ARG_DEPS})
+  gtest_discover_tests(podiam_${ARG_NAME}_test DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit)
+endfunction()
+
+function(podiam_itest)
+  cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS" ${ARGN})
+  podiam_gtest_executable(podiam_${ARG_NAME}_itest SOURCES ${ARG_SOURCES} DEPS ${ARG_DEPS})
+endfunction()
+
+function(podiam_tool)
+  cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS" ${ARGN})
+  set(target podiam_${ARG_NAME}_tool)
+  add_executable(${target} ${ARG_SOURCES})
+  target_link_libraries(${target} PRIVATE ${ARG_DEPS} podiam_warnings podiam_sanitize)
 endfunction()

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from podiam_testenv.agent import build_dir, sanitized
-from test_agent_faults import (MIN_REMAINING, Poller, lookup, namespace, run_pod, session_of,
-                               wait_ok)
+from podiam_testenv.imds_client import namespace, run_pod
+from podiam_testenv.pod_lookup import MIN_REMAINING, Poller, lookup, session_of, wait_ok
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

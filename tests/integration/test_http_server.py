@@ -1,8 +1,9 @@
 """transport::HttpServer driven by real clients: curl, requests, http.client, raw sockets, wrk.
 
-The server is `podiam_http_testserver` (src/podiam/transport/http_testserver.cpp), found under
-$PODIAM_BUILD_DIR (default: build/ under the repository root). Each test starts its own server,
-so the metrics it reads back belong to that test, and checks at the end that it did not crash.
+The server is `podiam_http_testserver_tool` (src/podiam/transport/http_testserver_tool.cpp),
+found under $PODIAM_BUILD_DIR (default: build/ under the repository root). Each test starts its
+own server, so the metrics it reads back belong to that test, and checks at the end that it did
+not crash.
 """
 
 from __future__ import annotations
@@ -32,12 +33,12 @@ def _binary() -> Path:
     build = Path(os.environ.get("PODIAM_BUILD_DIR", REPO / "build"))
     if not build.is_absolute():
         build = REPO / build
-    for candidate in (build / "src/podiam/transport/podiam_http_testserver",
-                      build / "bin/podiam_http_testserver"):
+    for candidate in (build / "src/podiam/transport/podiam_http_testserver_tool",
+                      build / "bin/podiam_http_testserver_tool"):
         if candidate.exists():
             return candidate
-    pytest.fail(f"podiam_http_testserver not found under {build}; "
-                f"build it: ninja -C {build} podiam_http_testserver", pytrace=False)
+    pytest.fail(f"podiam_http_testserver_tool not found under {build}; "
+                f"build it: ninja -C {build} podiam_http_testserver_tool", pytrace=False)
 
 
 def _raise_fd_limit(want: int = 8192) -> None:
@@ -47,7 +48,7 @@ def _raise_fd_limit(want: int = 8192) -> None:
 
 
 class HttpTestServer:
-    """One podiam_http_testserver process on an ephemeral loopback port."""
+    """One podiam_http_testserver_tool process on an ephemeral loopback port."""
 
     def __init__(self, *flags: str) -> None:
         self.proc = subprocess.Popen(

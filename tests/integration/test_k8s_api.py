@@ -1,5 +1,5 @@
 """podiam::k8s against the real control plane: runs the C++ binary podiam_k8s_itest
-(src/podiam/k8s/k8s_integration_test.cpp), one gtest case per pytest case.
+(src/podiam/k8s/kube_api_itest.cpp), one gtest case per pytest case.
 
 The binary learns about the cluster only from the environment given here: the `cluster`
 fixture's PODIAM_TEST_* variables plus PODIAM_TEST_CTL (tests/cluster/ctl, used to restart the

@@ -2,6 +2,8 @@
 // subcommand, and that the agent's network pieces do nothing they were not asked to.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <memory>
+#include <vector>
 
 #include "podiam/app/agent_network.hpp"
 #include "podiam/app/aws_stack.hpp"
@@ -24,14 +26,16 @@ struct AwsFixture {
   testing::FakeClock clock;
   testing::FakeRandom random;
   testing::FakeHttpClient http;
-  metrics::Registry registry;
+  // One registry per stack: a registry takes each metric name once.
+  std::vector<std::unique_ptr<metrics::Registry>> registries;
 
   Result<std::unique_ptr<AwsStack>> Create(const cli::AwsFlags& flags,
                                            aws::InstanceMetadata* node = nullptr) {
     return AwsStack::Create({.http = http,
                              .clock = clock,
                              .random = random,
-                             .registry = registry,
+                             .registry = *registries.emplace_back(
+                                 std::make_unique<metrics::Registry>()),
                              .env = aws::MapEnvironment({{"AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"},
                                                          {"AWS_SECRET_ACCESS_KEY", "secret"},
                                                          {"AWS_EC2_METADATA_DISABLED", "true"}})},

@@ -1,6 +1,7 @@
 // ARNs: parsing and formatting, plus the IAM-role rules podiam needs:
 //   - role ARNs with paths (arn:aws:iam::123456789012:role/division/team/Name),
-//   - kube2iam's "bare role name + --base-role-arn" resolution (docs/compatibility.md),
+//   - kube2iam's "bare role name + --base-role-arn" resolution
+//   (docs/compatibility.md#role-annotation),
 //   - assumed-role ARNs (arn:aws:sts::123456789012:assumed-role/Name/session; the path is dropped),
 //   - the role *name* that IMDS listings show (the last path segment).
 // Every malformed input is a kInvalidArgument error that says what is wrong.

@@ -122,7 +122,7 @@ Result<std::optional<Credentials>> StaticKeys(const IniFile::Section* section,
 
 // --- container -----------------------------------------------------------------------------
 
-// botocore's rule for plain-http FULL_URI hosts (protocols.md §2.1).
+// botocore's rule for plain-http FULL_URI hosts (docs/protocols.md#container-credentials).
 bool AllowedHttpHost(std::string_view host) {
   static constexpr std::array<std::string_view, 5> kAllowed = {"169.254.170.2", "169.254.170.23",
                                                                "fd00:ec2::23", "localhost", "::1"};

@@ -1,5 +1,6 @@
 // The sources of podiam's own AWS credentials, and the default chain over them in botocore's order
-// (protocols.md §1.2, §2.1, §3.2, §4.1):
+// (docs/protocols.md: #imds-client-behaviour, #container-credentials,
+// #shared-config-files, #web-identity):
 //   1. environment     AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
 //   2. web identity    AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE (+ AWS_ROLE_SESSION_NAME)
 //                      -> AssumeRoleWithWebIdentity (IRSA)

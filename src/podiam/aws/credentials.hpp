@@ -43,7 +43,7 @@ struct Credentials {
 Result<Clock::WallTime> ParseTimestamp(std::string_view text);
 
 // "2026-11-23T07:39:25Z": whole seconds, UTC (fractions are truncated). The format IMDS clients
-// require (protocols.md §0 rule 5).
+// require (docs/protocols.md#sdk-expiry-rules).
 std::string FormatTimestamp(Clock::WallTime when);
 
 }  // namespace podiam::aws

@@ -1,5 +1,5 @@
-// Which URL podiam sends STS calls to, and which region it signs them for (protocols.md §6.4,
-// botocore's endpoint rules):
+// Which URL podiam sends STS calls to, and which region it signs them for
+// (docs/protocols.md#sts-endpoints, botocore's endpoint rules):
 //   - regional by default: https://sts.{region}.{dns suffix of the region's partition};
 //   - FIPS when asked: https://sts-fips.{region}.{suffix} (aws-us-gov: the regional host is FIPS);
 //   - the global endpoint https://sts.amazonaws.com, signed for us-east-1, only when asked;

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -11,28 +10,6 @@
 #include "podiam/aws/text.hpp"
 
 namespace podiam::aws {
-
-Environment ProcessEnvironment() {
-  return [](std::string_view name) -> std::optional<std::string> {
-    std::string key(name);
-    // NOLINTNEXTLINE(concurrency-mt-unsafe): podiam never modifies its environment after start.
-    const char* value = std::getenv(key.c_str());
-    if (value == nullptr) {
-      return std::nullopt;
-    }
-    return std::string(value);
-  };
-}
-
-Environment MapEnvironment(std::map<std::string, std::string, std::less<>> values) {
-  return [values = std::move(values)](std::string_view name) -> std::optional<std::string> {
-    auto it = values.find(name);
-    if (it == values.end()) {
-      return std::nullopt;
-    }
-    return it->second;
-  };
-}
 
 Result<std::string> ReadLocalFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -48,14 +25,6 @@ Result<std::string> ReadLocalFile(const std::string& path) {
     return MakeError(ErrorCode::kUnavailable, fmt::format("error reading {}", Quote(path)));
   }
   return content.str();
-}
-
-std::optional<std::string> NonEmpty(const Environment& env, std::string_view name) {
-  auto value = env(name);
-  if (!value || value->empty()) {
-    return std::nullopt;
-  }
-  return value;
 }
 
 }  // namespace podiam::aws

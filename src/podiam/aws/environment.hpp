@@ -1,5 +1,6 @@
-// The process environment and the file system as injectable functions, so the credential
-// providers (and their unit tests) never call getenv() or open files behind a test's back.
+// The process environment (base/environment.hpp, named here too) and the file system as injectable
+// functions, so the credential providers (and their unit tests) never call getenv() or open files
+// behind a test's back.
 //
 // Thread-safety: ProcessEnvironment() reads the environment with getenv(); podiam never calls
 // setenv() after start-up, so concurrent reads are safe. ReadLocalFile is safe from any thread.
@@ -15,23 +16,19 @@
 #include <string>
 #include <string_view>
 
+#include "podiam/base/environment.hpp"
 #include "podiam/base/error.hpp"
 
 namespace podiam::aws {
 
-// The value of an environment variable; nullopt when unset. Empty values are returned as "" and
-// treated as unset by the providers, as the AWS SDKs do.
-using Environment = std::function<std::optional<std::string>(std::string_view name)>;
-
-Environment ProcessEnvironment();
-Environment MapEnvironment(std::map<std::string, std::string, std::less<>> values);
+using podiam::Environment;
+using podiam::MapEnvironment;
+using podiam::NonEmpty;
+using podiam::ProcessEnvironment;
 
 // The whole content of a file; kNotFound when it does not exist, kUnavailable on other errors.
 using FileReader = std::function<Result<std::string>(const std::string& path)>;
 
 Result<std::string> ReadLocalFile(const std::string& path);
-
-// A set, non-empty environment variable.
-std::optional<std::string> NonEmpty(const Environment& env, std::string_view name);
 
 }  // namespace podiam::aws

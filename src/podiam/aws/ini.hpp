@@ -1,8 +1,9 @@
-// The INI dialect of the AWS shared credentials and config files (protocols.md §3.2), parsed as
-// botocore's configparser does: "[section]" headers, "key = value" or "key: value" with keys
-// lowercased and values trimmed, full-line comments starting with '#' or ';' (no inline
-// comments), and indented lines continuing the previous value (nested "s3 =" blocks).
-// Differences: a repeated section is merged instead of rejected.
+// The INI dialect of the AWS shared credentials and config files
+// (docs/protocols.md#shared-config-files), parsed as botocore's configparser does: "[section]"
+// headers, "key = value" or "key: value" with keys lowercased and values trimmed, full-line
+// comments starting with '#' or ';' (no inline comments), and indented lines continuing the
+// previous value (nested "s3 =" blocks). Differences: a repeated section is merged instead of
+// rejected.
 //
 // Thread-safety: pure function.
 //

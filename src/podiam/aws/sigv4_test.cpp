@@ -8,7 +8,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// protocols.md §6.5: the public aws-c-auth vectors and the STS vector cross-checked with botocore.
+// docs/protocols.md#sigv4: the public aws-c-auth vectors and the STS vector cross-checked with
+// botocore.
 const Credentials kExample{.access_key_id = "AKIDEXAMPLE",
                            .secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"};
 constexpr std::string_view kToken =

@@ -1,6 +1,6 @@
 // StsClient: the port through which podiam asks AWS STS for credentials. The real adapter is
 // HttpStsClient (http_sts_client.hpp); tests use fakes. Requests and results are plain values
-// named after the STS API members (protocols.md §6).
+// named after the STS API members (docs/protocols.md#sts-query-api).
 //
 // Thread-safety: implementations must allow concurrent calls.
 //

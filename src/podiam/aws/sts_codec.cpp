@@ -250,7 +250,7 @@ struct CodeMapping {
   bool retryable;
 };
 
-// STS error codes (protocols.md §6.3) and the generic AWS ones that STS can also send.
+// STS error codes (docs/protocols.md#sts-errors) and the generic AWS ones that STS can also send.
 constexpr std::array<CodeMapping, 26> kCodeMappings = {{
     {"AccessDenied", ErrorCode::kPermissionDenied, false},
     {"AccessDeniedException", ErrorCode::kPermissionDenied, false},

@@ -1,5 +1,6 @@
-// The STS Query API on the wire (protocols.md §6.1-6.3), without any I/O:
-//   - client-side validation of request members (the §6.1 table), with errors that name the
+// The STS Query API on the wire (docs/protocols.md#sts-query-api), without any I/O:
+//   - client-side validation of request members (docs/protocols.md#sts-requests), with errors that
+//   name the
 //     member and the rule;
 //   - form bodies (Action=...&Version=2011-06-15&..., RFC 3986 encoded, lists as
 //     Tags.member.N.Key / PolicyArns.member.N.arn / TransitiveTagKeys.member.N);

@@ -25,7 +25,8 @@ std::string InvalidMessage(const Result<std::string>& encoded) {
 }
 
 TEST(StsFormTest, MatchesBotocoreEncoding) {
-  // The members of protocols.md §6.1's botocore example, in podiam's member order.
+  // The members of the botocore example in docs/protocols.md#sts-requests, in podiam's member
+  // order.
   AssumeRoleRequest request = MinimalRequest();
   request.duration_seconds = 3600;
   request.tags = {{"k", "v"}};
@@ -184,7 +185,7 @@ TEST(StsValidationTest, WebIdentityMembersNeverQuoteTheToken) {
               HasSubstr("DurationSeconds"));
 }
 
-// Actual bytes from moto 5.2.1 (protocols.md §6.2).
+// Actual bytes from moto 5.2.1 (docs/protocols.md#sts-responses).
 constexpr std::string_view kMotoAssumeRole =
     R"(<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>ASIARZPUZDIKBRQSI4T2</AccessKeyId><SecretAccessKey>K8PII1G8HC7LutwjBTFdubDnuolZccyG1piTSp8M</SecretAccessKey><SessionToken>FQoGZXIvYXdzEBYaD...</SessionToken><Expiration>2026-11-23T07:39:25.669870Z</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROA3X42LBCDEAUSZS41K:pod-default-web-1</AssumedRoleId><Arn>arn:aws:sts::123456789012:assumed-role/my-role/pod-default-web-1</Arn></AssumedRoleUser><PackedPolicySize>6</PackedPolicySize></AssumeRoleResult><ResponseMetadata><RequestId>VxtoLiOy228op9C3LJjCJyzUuWthQSH9QmsxDEBd7Rtxw4J2tBWW</RequestId></ResponseMetadata></AssumeRoleResponse>)";
 

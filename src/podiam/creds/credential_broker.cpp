@@ -3,12 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cmath>
 #include <exception>
 #include <tuple>
 #include <utility>
-
-#include "podiam/aws/metrics.hpp"
 
 namespace podiam::creds {
 namespace {
@@ -24,43 +21,9 @@ constexpr nanoseconds kMaxTickerSleep = std::chrono::seconds(10);
 // And at most this often, so that a due entry that cannot make progress cannot spin it.
 constexpr nanoseconds kMinTickerSleep = std::chrono::milliseconds(1);
 
-BrokerOptions Sanitize(BrokerOptions options) {
-  options.max_concurrent_sts = std::max(options.max_concurrent_sts, 1);
-  options.jitter_fraction = std::clamp(options.jitter_fraction, 0.0, 1.0);
-  options.backoff_initial = std::max(options.backoff_initial, milliseconds(1));
-  options.backoff_max = std::max(options.backoff_max, options.backoff_initial);
-  options.negative_ttl = std::max(options.negative_ttl, milliseconds(0));
-  options.release_grace = std::max(options.release_grace, milliseconds(0));
-  options.refresh_before = std::max(options.refresh_before, seconds(0));
-  options.min_remaining = std::max(options.min_remaining, seconds(0));
-  return options;
-}
-
-long long WholeSeconds(nanoseconds d) { return duration_cast<seconds>(d).count(); }
-
 long long WholeMillis(nanoseconds d) { return duration_cast<milliseconds>(d).count(); }
 
 }  // namespace
-
-std::string_view EntryStateName(EntryState state) {
-  switch (state) {
-    case EntryState::kFetching:
-      return "fetching";
-    case EntryState::kValid:
-      return "valid";
-    case EntryState::kRefreshing:
-      return "refreshing";
-    case EntryState::kRetrying:
-      return "retrying";
-    case EntryState::kBackoff:
-      return "backoff";
-    case EntryState::kFailed:
-      return "failed";
-    case EntryState::kEmpty:
-      return "empty";
-  }
-  return "unknown";
-}
 
 struct CredentialBroker::Entry {
   enum class Fetch { kIdle, kQueued, kInFlight };
@@ -104,7 +67,11 @@ struct CredentialBroker::Entry {
 
 CredentialBroker::CredentialBroker(aws::StsClient& sts, const Clock& clock, Random& random,
                                    metrics::Registry& registry, BrokerOptions options)
-    : sts_(sts), clock_(clock), random_(random), metrics_(registry), options_(Sanitize(options)) {
+    : sts_(sts),
+      clock_(clock),
+      random_(random),
+      metrics_(registry),
+      options_(SanitizeBrokerOptions(options)) {
   if (seconds(options_.duration_seconds) < options_.refresh_before + options_.min_remaining) {
     // Credentials that short are refreshed halfway through their servable window instead,
     // which costs more STS calls than an operator probably expects.
@@ -122,20 +89,6 @@ CredentialBroker::CredentialBroker(aws::StsClient& sts, const Clock& clock, Rand
 }
 
 CredentialBroker::~CredentialBroker() { Stop(); }
-
-std::string_view CredentialBroker::ReasonName(FetchReason reason) {
-  switch (reason) {
-    case FetchReason::kPrefetch:
-      return "prefetch";
-    case FetchReason::kMiss:
-      return "miss";
-    case FetchReason::kRefresh:
-      return "refresh";
-    case FetchReason::kRetry:
-      return "retry";
-  }
-  return "unknown";
-}
 
 std::shared_ptr<const aws::Credentials> CredentialBroker::Cached(const CredentialKey& key) const {
   const Clock::WallTime now = clock_.Now();
@@ -344,19 +297,14 @@ BrokerStats CredentialBroker::Stats() const {
       s.last_error = entry->last_error->ToString();
     }
     const bool busy = entry->fetch != Entry::Fetch::kIdle;
-    if (entry->Servable(now)) {
+    const bool servable = entry->Servable(now);
+    if (servable) {
       s.expiration = entry->creds->expiration;
       s.refresh_at = entry->refresh_at;
-      s.state = busy                  ? EntryState::kRefreshing
-                : entry->failures > 0 ? EntryState::kRetrying
-                                      : EntryState::kValid;
-    } else if (busy) {
-      s.state = EntryState::kFetching;
-    } else if (entry->last_error) {
-      s.state = entry->last_error->retryable() ? EntryState::kBackoff : EntryState::kFailed;
-    } else {
-      s.state = EntryState::kEmpty;
     }
+    s.state = EntryStateOf(
+        servable, busy, entry->failures,
+        entry->last_error ? std::optional(entry->last_error->retryable()) : std::nullopt);
   }
   std::sort(stats.entries.begin(), stats.entries.end(), [](const auto& a, const auto& b) {
     return std::tie(a.role_arn, a.session_name) < std::tie(b.role_arn, b.session_name);
@@ -462,32 +410,12 @@ std::optional<CredentialBroker::FetchOutcome> CredentialBroker::CompleteLocked(
   entry.completed_ticket = entry.ticket;
   const Clock::WallTime now = clock_.Now();
   const Clock::SteadyTime steady = clock_.SteadyNow();
-  const std::string_view reason = ReasonName(entry.reason);
+  const std::string_view reason = FetchReasonName(entry.reason);
   const CredentialKey& key = entry.spec.key;
 
-  std::optional<Error> error;
-  std::string result_label = "ok";
-  bool too_short = false;
-  if (!result) {
-    error = result.error();
-    result_label = aws::StsResultLabel(*error);
-  } else if (!result->credentials.expiration) {
-    error = Error(ErrorCode::kUpstreamInvalid, "STS returned credentials without an expiration");
-    result_label = ErrorCodeName(ErrorCode::kUpstreamInvalid);
-  } else if (*result->credentials.expiration - now < options_.min_remaining) {
-    // Serving them would break SDK refresh logic (protocols.md §0 rule 6). Usually the role's
-    // maximum session duration is below what we ask for, or this node's clock runs ahead.
-    too_short = true;
-    error = Error(ErrorCode::kUnavailable,
-                  fmt::format("STS returned credentials that expire in {} s, under the {} s "
-                              "minimum podiam serves; check the role's maximum session duration "
-                              "and the node's clock",
-                              WholeSeconds(*result->credentials.expiration - now),
-                              options_.min_remaining.count()),
-                  "", /*retryable=*/true);
-    result_label = "too_short";
-  }
-  metrics_.fetches.WithLabels({reason, result_label}).Inc();
+  FetchVerdict verdict = ClassifyFetch(result, now, options_.min_remaining);
+  std::optional<Error>& error = verdict.error;
+  metrics_.fetches.WithLabels({reason, verdict.result_label}).Inc();
   if (entry.dropped || stopping_) {
     return outcome;  // nobody may be served these any more
   }
@@ -496,7 +424,7 @@ std::optional<CredentialBroker::FetchOutcome> CredentialBroker::CompleteLocked(
     const Clock::WallTime expiration = *result->credentials.expiration;
     entry.creds = std::make_shared<const aws::Credentials>(std::move(result->credentials));
     entry.serve_until = expiration - options_.min_remaining;
-    entry.refresh_at = RefreshAtLocked(expiration, now);
+    entry.refresh_at = RefreshAt(expiration, now, options_, random_);
     entry.failures = 0;
     entry.last_error.reset();
     entry.last_too_short = false;
@@ -518,18 +446,12 @@ std::optional<CredentialBroker::FetchOutcome> CredentialBroker::CompleteLocked(
     metrics_.refresh_failures.Inc();
   }
   ++entry.failures;
-  const nanoseconds backoff = BackoffLocked(entry.failures);
-  if (error->retryable()) {
-    entry.blocked_until = steady + backoff;
-    entry.retry_at = entry.blocked_until;
-  } else {
-    // Negative caching: Get()s see this error for negative_ttl without a call, so a pod polling
-    // in a loop cannot drive STS. Background retries of a retained entry keep backing off.
-    entry.blocked_until = steady + options_.negative_ttl;
-    entry.retry_at = steady + std::max<nanoseconds>(options_.negative_ttl, backoff);
-  }
+  const FailureSchedule schedule =
+      ScheduleAfterFailure(*error, Backoff(entry.failures, options_, random_), steady, options_);
+  entry.blocked_until = schedule.blocked_until;
+  entry.retry_at = schedule.retry_at;
   entry.last_error = error->Wrap(fmt::format("assume role {}", key.role_arn));
-  entry.last_too_short = too_short;
+  entry.last_too_short = verdict.too_short;
   outcome.emplace(FetchOutcome{.ok = false,
                                .role = key.role_arn,
                                .session = key.session_name,
@@ -557,28 +479,6 @@ void CredentialBroker::LogOutcome(const FetchOutcome& o) const {
                                         {"failures", o.failures},
                                         {"serving_previous", o.serving_previous},
                                         {"retry_in_ms", o.retry_in_ms}});
-}
-
-Clock::WallTime CredentialBroker::RefreshAtLocked(Clock::WallTime expiration, Clock::WallTime now) {
-  const auto jitter = duration_cast<Clock::WallTime::duration>(
-      std::chrono::duration<double>(options_.refresh_before) * options_.jitter_fraction *
-      random_.Uniform01());
-  // The last moment the credentials may be served; a refresh must start before it.
-  const Clock::WallTime latest = expiration - options_.min_remaining;
-  Clock::WallTime at = std::min(expiration - options_.refresh_before - jitter, latest);
-  if (at <= now) {
-    // Credentials shorter-lived than refresh_before (see the constructor's warning): refresh
-    // halfway through what is left of their servable time rather than at once, in a loop.
-    at = now + (latest - now) / 2;
-  }
-  return at;
-}
-
-nanoseconds CredentialBroker::BackoffLocked(int failures) {
-  const double initial = std::chrono::duration<double>(options_.backoff_initial).count();
-  const double max = std::chrono::duration<double>(options_.backoff_max).count();
-  const double cap = std::min(max, initial * std::exp2(std::min(failures - 1, 62)));
-  return duration_cast<nanoseconds>(std::chrono::duration<double>(cap * random_.Uniform01()));
 }
 
 std::chrono::nanoseconds CredentialBroker::RunDueLocked() {
@@ -610,9 +510,7 @@ std::chrono::nanoseconds CredentialBroker::RunDueLocked() {
     if (entry->users == 0 || entry->fetch != Entry::Fetch::kIdle || stopping_) {
       continue;  // unretained entries are fetched by Get() alone; busy ones report back
     }
-    const FetchReason reason = entry->failures > 0 ? FetchReason::kRetry
-                               : entry->creds      ? FetchReason::kRefresh
-                                                   : FetchReason::kPrefetch;
+    const FetchReason reason = BackgroundFetchReason(entry->failures, entry->creds != nullptr);
     if (entry->creds && now < entry->refresh_at) {
       wait_wall(entry->refresh_at);
     } else if (steady < entry->retry_at) {

@@ -5,9 +5,9 @@
 // foreground misses ahead of background refreshes. It backs off per entry while STS fails and
 // briefly caches errors that a retry cannot fix.
 //
-// What it guarantees (protocols.md §0 rule 6): it never hands out credentials with less than
-// min_remaining (15 min) left. botocore rewrites such an expiry and may sign with expired keys.
-// While a refresh fails, still-valid credentials keep being served. Credentials that arrive
+// What it guarantees (docs/protocols.md#sdk-expiry-rules): it never hands out credentials with less
+// than min_remaining (15 min) left. botocore rewrites such an expiry and may sign with expired
+// keys. While a refresh fails, still-valid credentials keep being served. Credentials that arrive
 // already too close to expiry (a short role max session, a skewed node clock) are refused with a
 // kUnavailable error that says so, and retried with backoff.
 //
@@ -16,6 +16,9 @@
 // lives for release_grace, so a pod restarted under the same name reuses it. Then it is dropped
 // and its credentials are never served again. An entry made by Get() alone (nobody retained
 // it) lives for release_grace after its last Get(). Cached() never extends a lifetime.
+//
+// The per-entry rules (outcome classification, refresh time, backoff, entry state) are pure
+// functions in refresh_rules.hpp; this class adds the cache, the queues and the threads.
 //
 // Threads: max_concurrent_sts workers (started by the constructor) make the STS calls. Tick()
 // does the timed work: refreshes, retries, expiries and drops. Start() runs Tick() on a
@@ -61,46 +64,10 @@
 #include "podiam/base/random.hpp"
 #include "podiam/creds/credential_key.hpp"
 #include "podiam/creds/metrics.hpp"
+#include "podiam/creds/refresh_rules.hpp"
 #include "podiam/metrics/registry.hpp"
 
 namespace podiam::creds {
-
-struct BrokerOptions {
-  // Start refreshing this long before expiry. Keep it above min_remaining so that a refresh has
-  // time to fail and be retried before the old credentials stop being servable.
-  std::chrono::seconds refresh_before = std::chrono::minutes(30);
-  // Never serve credentials with less than this left (protocols.md §0 rule 6).
-  std::chrono::seconds min_remaining = std::chrono::minutes(15);
-  // Refresh up to this fraction of refresh_before earlier still, drawn per fetch, so that entries
-  // made together (a node start, a big rollout) do not all refresh in the same second.
-  double jitter_fraction = 0.1;
-  // AssumeRole calls in flight at most, across all entries (the number of worker threads).
-  int max_concurrent_sts = 8;
-  // Retry delay after the n-th consecutive failure: uniform in [0, min(max, initial * 2^(n-1))]
-  // ("full jitter").
-  std::chrono::milliseconds backoff_initial = std::chrono::seconds(1);
-  std::chrono::milliseconds backoff_max = std::chrono::seconds(60);
-  // How long a non-retryable error (AccessDenied, ValidationError, ...) is returned to Get()
-  // without asking STS again.
-  std::chrono::milliseconds negative_ttl = std::chrono::seconds(10);
-  // How long an entry outlives its last user.
-  std::chrono::milliseconds release_grace = std::chrono::seconds(30);
-  // DurationSeconds of AssumeRole when the spec does not say.
-  int duration_seconds = 3600;
-};
-
-// What an entry is doing, for /debug and `podiam explain`.
-enum class EntryState {
-  kFetching,    // no servable credentials; a call is queued or in flight
-  kValid,       // servable credentials; nothing to do until the refresh time
-  kRefreshing,  // servable credentials; a refresh is queued or in flight
-  kRetrying,    // servable credentials; the last refresh failed and a retry is scheduled
-  kBackoff,     // no servable credentials; the last call failed with a retryable error
-  kFailed,      // no servable credentials; a non-retryable error is negative-cached
-  kEmpty,       // no servable credentials and nothing scheduled (an unretained entry)
-};
-
-std::string_view EntryStateName(EntryState state);
 
 // One entry as /debug shows it. Never secret: no keys or tokens, and the external ID and
 // session policy are only reported as present or not.
@@ -176,7 +143,6 @@ class CredentialBroker {
   [[nodiscard]] const BrokerOptions& options() const { return options_; }
 
  private:
-  enum class FetchReason { kPrefetch, kMiss, kRefresh, kRetry };
   struct Entry;
   struct Task {
     std::shared_ptr<Entry> entry;
@@ -184,8 +150,6 @@ class CredentialBroker {
   };
   using EntryMap = std::unordered_map<CredentialKey, std::shared_ptr<Entry>, CredentialKeyHash>;
   using Lock = std::unique_lock<std::shared_mutex>;
-
-  static std::string_view ReasonName(FetchReason reason);
 
   // Finds the entry for spec.key, creating it. An entry past its grace period is dropped first,
   // so that it is never revived.
@@ -209,8 +173,6 @@ class CredentialBroker {
   // success with debug logging off).
   std::optional<FetchOutcome> CompleteLocked(Entry& entry, Result<aws::AssumeRoleResult> result);
   void LogOutcome(const FetchOutcome& outcome) const;
-  [[nodiscard]] Clock::WallTime RefreshAtLocked(Clock::WallTime expiration, Clock::WallTime now);
-  [[nodiscard]] std::chrono::nanoseconds BackoffLocked(int failures);
   // Tick()'s body; returns how long until something is due (at most kMaxTickerSleep).
   std::chrono::nanoseconds RunDueLocked();
   void UpdateGaugesLocked();

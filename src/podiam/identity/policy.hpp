@@ -1,6 +1,7 @@
 // What may a pod have? Decides, from annotations alone, which IAM role a pod asks for and whether
 // its namespace lets it have that role — with kube2iam's and kiam's exact annotation semantics
-// (docs/compatibility.md) and podiam's stricter defaults. Pure: no I/O, no clock.
+// (docs/compatibility.md#namespace-restrictions) and podiam's stricter defaults. Pure: no I/O, no
+// clock.
 //
 //   Role:      pod annotation iam.amazonaws.com/role, else the same annotation on the pod's
 //              ServiceAccount, else --default-role, else no role. Values starting with "arn:" are

@@ -188,17 +188,6 @@ Result<std::string> PemItem(const YAML::Node& map, const char* file_key, const c
 
 }  // namespace
 
-Environment ProcessEnvironment() {
-  return [](std::string_view name) -> std::optional<std::string> {
-    // podiam never calls setenv() after start-up, so reading is safe from any thread.
-    const char* value = std::getenv(std::string(name).c_str());  // NOLINT(concurrency-mt-unsafe)
-    if (value == nullptr) {
-      return std::nullopt;
-    }
-    return std::string(value);
-  };
-}
-
 std::optional<std::string> DecodeBase64(std::string_view text) {
   std::string out;
   out.reserve(text.size() * 3 / 4);

@@ -37,6 +37,7 @@
 #include <string_view>
 
 #include "podiam/base/clock.hpp"
+#include "podiam/base/environment.hpp"
 #include "podiam/base/error.hpp"
 
 namespace podiam::k8s {
@@ -91,9 +92,8 @@ struct ClusterConfig {
   std::shared_ptr<const PrivateFiles> private_files;  // keeps decoded inline data alive
 };
 
-// The value of an environment variable; nullopt when unset.
-using Environment = std::function<std::optional<std::string>(std::string_view name)>;
-Environment ProcessEnvironment();
+using podiam::Environment;  // base/environment.hpp
+using podiam::ProcessEnvironment;
 
 struct InClusterPaths {
   std::string token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";

@@ -1,6 +1,6 @@
 // EventRecorder: Kubernetes Events about podiam's decisions ("role denied for this pod"), written
-// as events.k8s.io/v1 Events (protocols.md §8.5 prefers them; they are the same objects as core
-// v1 Events), without letting a hot failure flood the apiserver:
+// as events.k8s.io/v1 Events (docs/protocols.md#events; preferred, they are the same objects as
+// core v1 Events), without letting a hot failure flood the apiserver:
 //
 // - Aggregation: a repeat of the same (object, type, reason, action, note) within
 //   aggregation_window folds into the existing Event's `series` {count, lastObservedTime}

@@ -5,7 +5,7 @@
 
 #include "podiam/base/log.hpp"
 #include "podiam/testing/fake_clock.hpp"
-#include "podiam/testing/stub_http_client.hpp"
+#include "podiam/testing/fake_http_client.hpp"
 
 namespace podiam::k8s {
 namespace {
@@ -30,7 +30,7 @@ class HttpKubeApiTest : public ::testing::Test {
         .dump();
   }
 
-  testing::StubHttpClient http_;
+  testing::FakeHttpClient http_;
   testing::FakeClock clock_;
   metrics::Registry registry_;
   K8sMetrics metrics_;
@@ -38,7 +38,7 @@ class HttpKubeApiTest : public ::testing::Test {
 };
 
 TEST_F(HttpKubeApiTest, GetSendsBearerTokenAndParsesTheObject) {
-  http_.Respond(200, R"({"kind":"Pod","metadata":{"name":"web-1"}})");
+  http_.PushResponse(200, R"({"kind":"Pod","metadata":{"name":"web-1"}})");
   auto pod = api_.Get(resources::Pods(), "team-a", "web-1");
   ASSERT_TRUE(pod) << pod.error().ToString();
   EXPECT_EQ((*pod)["metadata"]["name"], "web-1");
@@ -51,9 +51,9 @@ TEST_F(HttpKubeApiTest, GetSendsBearerTokenAndParsesTheObject) {
 }
 
 TEST_F(HttpKubeApiTest, PathsForGroupsClusterScopeAndSubresources) {
-  http_.Respond(200, "{}");
-  http_.Respond(200, "{}");
-  http_.Respond(200, "{}");
+  http_.PushResponse(200, "{}");
+  http_.PushResponse(200, "{}");
+  http_.PushResponse(200, "{}");
   ASSERT_TRUE(api_.Get(resources::Namespaces(), "ignored", "kube-system"));
   EXPECT_EQ(Last().url, "https://api.example:6443/api/v1/namespaces/kube-system");
   ASSERT_TRUE(api_.Get(resources::Leases(), "kube-system", "podiam"));
@@ -68,7 +68,8 @@ TEST_F(HttpKubeApiTest, PathsForGroupsClusterScopeAndSubresources) {
 }
 
 TEST_F(HttpKubeApiTest, ListEncodesSelectorsAndPagination) {
-  http_.Respond(200, R"({"kind":"PodList","metadata":{"resourceVersion":"777","continue":"abc"},
+  http_.PushResponse(200,
+                     R"({"kind":"PodList","metadata":{"resourceVersion":"777","continue":"abc"},
                         "items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}]})");
   auto list = api_.List(resources::Pods(), "",
                         {.label_selector = "app=web,tier!=db",
@@ -102,7 +103,7 @@ TEST_F(HttpKubeApiTest, StatusErrorsMapToErrorCodes) {
                          {429, "TooManyRequests", ErrorCode::kResourceExhausted, true},
                          {500, "InternalError", ErrorCode::kUnavailable, true},
                          {503, "ServiceUnavailable", ErrorCode::kUnavailable, true}}) {
-    http_.Respond(c.status, StatusBody(c.status, c.reason, "the apiserver's own words"));
+    http_.PushResponse(c.status, StatusBody(c.status, c.reason, "the apiserver's own words"));
     auto r = api_.Get(resources::Pods(), "ns", "p");
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code(), c.code) << c.status;
@@ -117,7 +118,7 @@ TEST_F(HttpKubeApiTest, ForbiddenKeepsTheApiserversMessage) {
   const std::string message =
       "pods is forbidden: User \"system:serviceaccount:t:reader\" cannot create resource "
       "\"pods\" in API group \"\" in the namespace \"t\"";
-  http_.Respond(403, StatusBody(403, "Forbidden", message));
+  http_.PushResponse(403, StatusBody(403, "Forbidden", message));
   auto r = api_.Create(resources::Pods(), "t", {{"metadata", {{"name", "x"}}}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kPermissionDenied);
@@ -125,14 +126,14 @@ TEST_F(HttpKubeApiTest, ForbiddenKeepsTheApiserversMessage) {
 }
 
 TEST_F(HttpKubeApiTest, GoneIsDistinguishable) {
-  http_.Respond(410, StatusBody(410, "Expired", "too old resource version: 1 (5)"));
+  http_.PushResponse(410, StatusBody(410, "Expired", "too old resource version: 1 (5)"));
   auto r = api_.List(resources::Pods(), "", {.limit = 10, .continue_token = "old"});
   ASSERT_FALSE(r);
   EXPECT_TRUE(IsGone(r.error()));
   EXPECT_EQ(r.error().code(), ErrorCode::kFailedPrecondition);
   EXPECT_EQ(r.error().upstream_code(), "Expired");
 
-  http_.Respond(410, "gone, and not even a Status");
+  http_.PushResponse(410, "gone, and not even a Status");
   auto plain = api_.Get(resources::Pods(), "ns", "p");
   ASSERT_FALSE(plain);
   EXPECT_TRUE(IsGone(plain.error()));
@@ -140,21 +141,21 @@ TEST_F(HttpKubeApiTest, GoneIsDistinguishable) {
 }
 
 TEST_F(HttpKubeApiTest, NonStatusErrorBodiesAndTransportFailures) {
-  http_.Respond(502, "<html>bad gateway</html>");
+  http_.PushResponse(502, "<html>bad gateway</html>");
   auto r = api_.Get(resources::Pods(), "ns", "p");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kUnavailable);
   EXPECT_EQ(r.error().upstream_code(), "HTTP 502");
   EXPECT_THAT(r.error().message(), HasSubstr("bad gateway"));
 
-  http_.Fail(Error(ErrorCode::kUnavailable, "connection refused", "", true));
+  http_.PushFailure(Error(ErrorCode::kUnavailable, "connection refused", "", true));
   auto down = api_.Get(resources::Pods(), "ns", "p");
   ASSERT_FALSE(down);
   EXPECT_EQ(down.error().code(), ErrorCode::kUnavailable);
   EXPECT_TRUE(down.error().retryable());
   EXPECT_EQ(metrics_.requests.WithLabels({"get", "pods", "unavailable"}).Value(), 1);
 
-  http_.Respond(200, "not json");
+  http_.PushResponse(200, "not json");
   auto garbage = api_.Get(resources::Pods(), "ns", "p");
   ASSERT_FALSE(garbage);
   EXPECT_EQ(garbage.error().code(), ErrorCode::kUpstreamInvalid);
@@ -163,8 +164,8 @@ TEST_F(HttpKubeApiTest, NonStatusErrorBodiesAndTransportFailures) {
 TEST_F(HttpKubeApiTest, TheTokenIsNeverLogged) {
   log::Configure({.level = log::Level::kTrace});
   log::Capture capture;
-  http_.Respond(401, StatusBody(401, "Unauthorized", "Unauthorized"));
-  http_.Fail(Error(ErrorCode::kUnavailable, "reset"));
+  http_.PushResponse(401, StatusBody(401, "Unauthorized", "Unauthorized"));
+  http_.PushFailure(Error(ErrorCode::kUnavailable, "reset"));
   EXPECT_FALSE(api_.Get(resources::Pods(), "ns", "p"));
   EXPECT_FALSE(api_.Get(resources::Pods(), "ns", "p"));
   log::Configure({});
@@ -174,7 +175,7 @@ TEST_F(HttpKubeApiTest, TheTokenIsNeverLogged) {
 
 TEST_F(HttpKubeApiTest, WritesUseTheRightVerbsAndBodies) {
   for (int i = 0; i < 5; ++i) {
-    http_.Respond(200, R"({"metadata":{"name":"x"}})");
+    http_.PushResponse(200, R"({"metadata":{"name":"x"}})");
   }
   Json pod = {{"metadata", {{"name", "x"}, {"namespace", "from-object"}}}};
   ASSERT_TRUE(api_.Create(resources::Pods(), "", pod));
@@ -213,11 +214,11 @@ TEST_F(HttpKubeApiTest, WritesUseTheRightVerbsAndBodies) {
   ASSERT_FALSE(no_name);
   auto no_ns = api_.Create(resources::Pods(), "", {{"metadata", {{"name", "x"}}}});
   ASSERT_FALSE(no_ns);
-  EXPECT_EQ(http_.pending(), 0U);
+  EXPECT_EQ(http_.pending_replies(), 0U);
 }
 
 TEST_F(HttpKubeApiTest, WatchDecodesEventsAcrossChunks) {
-  http_.RespondStream(
+  http_.PushStream(
       {R"({"type":"ADDED","object":{"metadata":{"name":"a","resourceVersion":"11"}}})"
        "\n{\"type\":\"MODI",
        R"(FIED","object":{"metadata":{"name":"a","resourceVersion":"12"}}})"
@@ -246,7 +247,7 @@ TEST_F(HttpKubeApiTest, WatchDecodesEventsAcrossChunks) {
 }
 
 TEST_F(HttpKubeApiTest, WatchGoneInStreamAndAsHttpStatus) {
-  http_.RespondStream(
+  http_.PushStream(
       {R"({"type":"ADDED","object":{"metadata":{"name":"a"}}})"
        "\n"
        R"js({"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired","message":"too old resource version: 5 (9)"}})js"
@@ -264,21 +265,21 @@ TEST_F(HttpKubeApiTest, WatchGoneInStreamAndAsHttpStatus) {
   EXPECT_THAT(in_stream.error().message(), HasSubstr("too old"));
   EXPECT_EQ(events, 1);
 
-  http_.Respond(410, StatusBody(410, "Gone", "too old"));
+  http_.PushResponse(410, StatusBody(410, "Gone", "too old"));
   auto status = api_.Watch(resources::Pods(), "", {.resource_version = "5"}, count);
   ASSERT_FALSE(status);
   EXPECT_TRUE(IsGone(status.error()));
 }
 
 TEST_F(HttpKubeApiTest, WatchStopsOnHandlerOrStopToken) {
-  http_.RespondStream({"{\"type\":\"ADDED\",\"object\":{}}\n{\"type\":\"ADDED\",\"object\":{}}\n",
-                       "{\"type\":\"ADDED\",\"object\":{}}\n"});
+  http_.PushStream({"{\"type\":\"ADDED\",\"object\":{}}\n{\"type\":\"ADDED\",\"object\":{}}\n",
+                    "{\"type\":\"ADDED\",\"object\":{}}\n"});
   int events = 0;
   ASSERT_TRUE(api_.Watch(resources::Pods(), "", {}, [&](WatchEvent&&) { return ++events < 1; }));
   EXPECT_EQ(events, 1);
 
   std::stop_source stop;
-  http_.RespondStream(
+  http_.PushStream(
       {"{\"type\":\"ADDED\",\"object\":{}}\n", "{\"type\":\"ADDED\",\"object\":{}}\n"});
   events = 0;
   ASSERT_TRUE(api_.Watch(resources::Pods(), "", {.stop = stop.get_token()}, [&](WatchEvent&&) {
@@ -292,21 +293,22 @@ TEST_F(HttpKubeApiTest, WatchStopsOnHandlerOrStopToken) {
 }
 
 TEST_F(HttpKubeApiTest, WatchMalformedStreamIsAnError) {
-  http_.RespondStream({"{\"type\":\"ADDED\",\"object\":{}}\n", "<<garbage>>\n"});
+  http_.PushStream({"{\"type\":\"ADDED\",\"object\":{}}\n", "<<garbage>>\n"});
   auto r = api_.Watch(resources::Pods(), "", {}, [](WatchEvent&&) { return true; });
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kUpstreamInvalid);
 }
 
 TEST(ListAllTest, WalksPagesAndRestartsOnExpiredContinue) {
-  testing::StubHttpClient http;
+  testing::FakeHttpClient http;
   testing::FakeClock clock;
   metrics::Registry registry;
   K8sMetrics metrics(registry);
   HttpKubeApi api(http, "https://a", nullptr, metrics, clock);
-  http.Respond(200, R"({"metadata":{"resourceVersion":"5","continue":"p2"},"items":[{"n":1}]})");
-  http.Respond(410, R"({"kind":"Status","code":410,"reason":"Expired"})");
-  http.Respond(200, R"({"metadata":{"resourceVersion":"9"},"items":[{"n":1},{"n":2}]})");
+  http.PushResponse(200,
+                    R"({"metadata":{"resourceVersion":"5","continue":"p2"},"items":[{"n":1}]})");
+  http.PushResponse(410, R"({"kind":"Status","code":410,"reason":"Expired"})");
+  http.PushResponse(200, R"({"metadata":{"resourceVersion":"9"},"items":[{"n":1},{"n":2}]})");
   std::vector<Json> items;
   int restarts = 0;
   auto rv = ListAll(

@@ -21,24 +21,10 @@ Informer::Informer(KubeApi& api, InformerSink& sink, K8sMetrics& metrics, const 
 Informer::~Informer() { Stop(); }
 
 void Informer::Start() {
-  if (thread_.joinable()) {
-    return;
-  }
-  stop_source_ = std::stop_source();
-  thread_ = std::thread([this, token = stop_source_.get_token()] { Run(token); });
+  loop_.Start([this](const std::stop_token& stop) { Run(stop); });
 }
 
-void Informer::Stop() {
-  if (!thread_.joinable()) {
-    return;
-  }
-  {
-    std::lock_guard lock(mu_);
-    stop_source_.request_stop();
-  }
-  sleep_cv_.notify_all();
-  thread_.join();
-}
+void Informer::Stop() { loop_.Stop(); }
 
 bool Informer::WaitForSync(std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mu_);
@@ -79,8 +65,7 @@ void Informer::Sleep(std::chrono::milliseconds delay, const std::stop_token& sto
     options_.sleep(delay);
     return;
   }
-  std::unique_lock lock(mu_);
-  sleep_cv_.wait_for(lock, stop, delay, [] { return false; });
+  loop_.Sleep(delay, stop);
 }
 
 Result<void> Informer::Relist() {

@@ -43,6 +43,7 @@
 #include "podiam/base/clock.hpp"
 #include "podiam/base/error.hpp"
 #include "podiam/base/log.hpp"
+#include "podiam/base/loop_thread.hpp"
 #include "podiam/base/random.hpp"
 #include "podiam/k8s/cache.hpp"
 #include "podiam/k8s/kube_api.hpp"
@@ -109,12 +110,10 @@ class Informer {
   bool listed_once_ = false;
   std::uint64_t events_ = 0;
   std::atomic<bool> synced_{false};
-  mutable std::mutex mu_;  // resource_version_, synced_cv_, sleep_cv_
+  mutable std::mutex mu_;  // resource_version_, synced_cv_
   mutable std::condition_variable synced_cv_;
-  std::condition_variable_any sleep_cv_;
   std::string resource_version_;
-  std::stop_source stop_source_;
-  std::thread thread_;
+  LoopThread loop_;  // last: stopped and joined before the members the loop uses go
 };
 
 }  // namespace podiam::k8s

@@ -34,24 +34,10 @@ LeaderElector::LeaderElector(KubeApi& api, const Clock& clock, Random& random, K
 LeaderElector::~LeaderElector() { Stop(); }
 
 void LeaderElector::Start() {
-  if (thread_.joinable()) {
-    return;
-  }
-  stop_source_ = std::stop_source();
-  thread_ = std::thread([this, token = stop_source_.get_token()] { Run(token); });
+  loop_.Start([this](const std::stop_token& stop) { Run(stop); });
 }
 
-void LeaderElector::Stop() {
-  if (!thread_.joinable()) {
-    return;
-  }
-  {
-    std::lock_guard lock(mu_);
-    stop_source_.request_stop();
-  }
-  sleep_cv_.notify_all();
-  thread_.join();
-}
+void LeaderElector::Stop() { loop_.Stop(); }
 
 std::string LeaderElector::leader() const {
   std::lock_guard lock(mu_);
@@ -63,8 +49,7 @@ void LeaderElector::Sleep(std::chrono::milliseconds delay, const std::stop_token
     options_.sleep(delay);
     return;
   }
-  std::unique_lock lock(mu_);
-  sleep_cv_.wait_for(lock, stop, delay, [] { return false; });
+  loop_.Sleep(delay, stop);
 }
 
 void LeaderElector::Observe(const Json& spec, Clock::SteadyTime now) {

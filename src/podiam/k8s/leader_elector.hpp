@@ -36,6 +36,7 @@
 
 #include "podiam/base/clock.hpp"
 #include "podiam/base/log.hpp"
+#include "podiam/base/loop_thread.hpp"
 #include "podiam/base/random.hpp"
 #include "podiam/k8s/informer.hpp"
 #include "podiam/k8s/kube_api.hpp"
@@ -98,9 +99,7 @@ class LeaderElector {
   Json observed_spec_;  // the Lease spec as last read or written
   Clock::SteadyTime observed_time_{};
   std::string observed_holder_;
-  std::condition_variable_any sleep_cv_;
-  std::stop_source stop_source_;
-  std::thread thread_;
+  LoopThread loop_;  // last: stopped and joined before the members the loop uses go
 };
 
 }  // namespace podiam::k8s

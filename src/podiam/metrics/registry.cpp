@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <variant>
 
 namespace podiam::metrics {
@@ -131,12 +133,27 @@ struct Registry::Entry {
 Registry::Registry() = default;
 Registry::~Registry() = default;
 
+void Registry::ClaimNameLocked(const std::string& name) {
+  if (names_.insert(name).second) {
+    return;
+  }
+  // Two families of one name make the whole exposition invalid (Prometheus rejects the scrape),
+  // and it can only come from wiring code registering a metrics struct twice: a programming
+  // error, found by the first test that builds that wiring.
+  std::fprintf(stderr,
+               "podiam: metrics::Registry: duplicate metric name '%s' (each metric is registered "
+               "once, by the metrics.hpp struct of the library that owns it)\n",
+               name.c_str());
+  std::abort();
+}
+
 Family<Counter>& Registry::AddCounter(std::string name, std::string help,
                                       std::vector<std::string> label_names) {
   auto family =
       std::make_unique<Family<Counter>>(std::move(name), std::move(help), std::move(label_names));
   auto& ref = *family;
   std::lock_guard lock(mu_);
+  ClaimNameLocked(ref.name());
   entries_.push_back(std::make_unique<Entry>(Entry{std::move(family), {}, {}, {}, false}));
   return ref;
 }
@@ -147,6 +164,7 @@ Family<Gauge>& Registry::AddGauge(std::string name, std::string help,
       std::make_unique<Family<Gauge>>(std::move(name), std::move(help), std::move(label_names));
   auto& ref = *family;
   std::lock_guard lock(mu_);
+  ClaimNameLocked(ref.name());
   entries_.push_back(std::make_unique<Entry>(Entry{std::move(family), {}, {}, {}, false}));
   return ref;
 }
@@ -158,12 +176,14 @@ Family<Histogram>& Registry::AddHistogram(std::string name, std::string help,
                                                     std::move(label_names), std::move(buckets));
   auto& ref = *family;
   std::lock_guard lock(mu_);
+  ClaimNameLocked(ref.name());
   entries_.push_back(std::make_unique<Entry>(Entry{std::move(family), {}, {}, {}, false}));
   return ref;
 }
 
 void Registry::AddCallbackGauge(std::string name, std::string help, std::function<double()> read) {
   std::lock_guard lock(mu_);
+  ClaimNameLocked(name);
   entries_.push_back(std::make_unique<Entry>(Entry{
       std::unique_ptr<Family<Gauge>>{}, std::move(name), std::move(help), std::move(read), false}));
 }
@@ -171,6 +191,7 @@ void Registry::AddCallbackGauge(std::string name, std::string help, std::functio
 void Registry::AddCallbackCounter(std::string name, std::string help,
                                   std::function<double()> read) {
   std::lock_guard lock(mu_);
+  ClaimNameLocked(name);
   entries_.push_back(std::make_unique<Entry>(Entry{
       std::unique_ptr<Family<Gauge>>{}, std::move(name), std::move(help), std::move(read), true}));
 }

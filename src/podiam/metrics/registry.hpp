@@ -6,6 +6,9 @@
 // Naming: `podiam_` prefix, base units (`_seconds`, `_bytes`), `_total` for counters. Label values
 // must be bounded (never pod names, IPs or session names).
 //
+// Every metric name is registered once: a second Add*() of a name already taken (any kind) prints
+// the name to stderr and aborts, in every build, since the exposition would be invalid.
+//
 // Thread-safety: everything is safe from any thread. Hot paths should keep the reference that
 // WithLabels() returns (stable for the Registry's lifetime) instead of looking it up per event.
 //
@@ -25,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -135,8 +139,12 @@ class Registry {
 
  private:
   struct Entry;
+  // Aborts when `name` is taken (see the top of this file).
+  void ClaimNameLocked(const std::string& name);
+
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Entry>> entries_;
+  std::set<std::string> names_;
 };
 
 extern template class Family<Counter>;

@@ -100,5 +100,31 @@ TEST(FormatValueTest, IntegersSpecialsAndFractions) {
   EXPECT_EQ(FormatValue(std::nan("")), "NaN");
 }
 
+TEST(RegistryDeathTest, DuplicateNameAbortsWithTheName) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        Registry registry;
+        registry.AddCounter("podiam_dup_total", "first");
+        registry.AddGauge("podiam_dup_total", "second");
+      },
+      "duplicate metric name 'podiam_dup_total'");
+  EXPECT_DEATH(
+      {
+        Registry registry;
+        registry.AddHistogram("podiam_dup_seconds", "first", {});
+        registry.AddCallbackGauge("podiam_dup_seconds", "second", [] { return 1.0; });
+      },
+      "duplicate metric name 'podiam_dup_seconds'");
+}
+
+TEST(RegistryTest, DistinctNamesAreFine) {
+  Registry registry;
+  registry.AddCounter("podiam_a_total", "a");
+  registry.AddCallbackCounter("podiam_b_total", "b", [] { return 2.0; });
+  registry.AddGauge("podiam_c", "c");
+  EXPECT_NE(registry.Render().find("podiam_b_total 2"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace podiam::metrics

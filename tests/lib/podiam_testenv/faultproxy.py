@@ -68,7 +68,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding
 
 
 def sts_error_xml(code: str, message: str, type_: str = "Sender", request_id: str | None = None) -> bytes:
-    """The STS query-protocol error document (protocols.md §6.3)."""
+    """The STS query-protocol error document (docs/protocols.md#sts-errors)."""
     request_id = request_id or str(uuid.uuid4())
     return (f'<ErrorResponse xmlns="{STS_XMLNS}">\n'
             f"  <Error><Type>{type_}</Type><Code>{code}</Code><Message>{message}</Message></Error>\n"

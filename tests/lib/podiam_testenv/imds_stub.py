@@ -1,6 +1,6 @@
 """A tiny EC2 metadata (IMDS) stub serving one role's credentials, for harness tests.
 
-Follows protocols.md §0: role list without trailing newline, paths with and without trailing
+Follows docs/protocols.md#imds-wire-protocol: role list without trailing newline, paths with and without trailing
 slash, token TTL header echoed, `security-credentials-extended` answered 404, `Code: Success` and
 `Expiration` as YYYY-MM-DDTHH:MM:SSZ.
 """

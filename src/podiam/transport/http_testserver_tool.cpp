@@ -1,7 +1,7 @@
-// podiam_http_testserver: HttpServer with a trivial handler, for tests/integration and
+// podiam_http_testserver_tool: HttpServer with a trivial handler, for tests/integration and
 // bench/http_vs_nginx.sh. Prints "PORT=<n>" on stdout once listening; stops on SIGINT/SIGTERM.
 //
-//   podiam_http_testserver --port 0 --threads 2 --body-bytes 1200 --header-timeout-ms 1000
+//   podiam_http_testserver_tool --port 0 --threads 2 --body-bytes 1200 --header-timeout-ms 1000
 //
 // Routes: /echo (method, peer and body back), /slow?ms=N (answers from another thread after N ms),
 // /metrics (Prometheus text), anything else: a fixed JSON body of --body-bytes bytes.
@@ -72,7 +72,7 @@ class TestHandler final : public podiam::http::Handler {
 };
 
 [[noreturn]] void Usage(std::string_view bad) {
-  std::cerr << "podiam_http_testserver: bad argument '" << bad << "'\n"
+  std::cerr << "podiam_http_testserver_tool: bad argument '" << bad << "'\n"
             << "flags: --address A --port N --threads N --body-bytes N --max-header-bytes N\n"
             << "       --max-body-bytes N --header-timeout-ms N --body-timeout-ms N\n"
             << "       --idle-timeout-ms N --max-connections N --tls-cert F --tls-key F\n"
@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
   podiam::transport::HttpServer server(
       options, std::make_shared<TestHandler>(FixedBody(body_bytes), registry));
   if (auto started = server.Start(); !started) {
-    std::cerr << "podiam_http_testserver: " << started.error().ToString() << "\n";
+    std::cerr << "podiam_http_testserver_tool: " << started.error().ToString() << "\n";
     return 1;
   }
   std::cout << "PORT=" << server.port() << std::endl;
