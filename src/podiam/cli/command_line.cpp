@@ -271,6 +271,9 @@ Invocation ParseCommandLine(const std::vector<std::string>& args) {
     if (s.command == Command::kAgent) {
       AddAgentFlags(*sub, inv.agent, log_flags);
     }
+    if (s.command == Command::kWebhook) {
+      AddWebhookFlags(*sub, inv.webhook);
+    }
     subs.emplace_back(sub, s.command);
   }
   // Help of the subcommand that asked for it, else of podiam.

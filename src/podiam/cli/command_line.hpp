@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "podiam/cli/config.hpp"
+#include "podiam/cli/webhook_flags.hpp"
 
 namespace podiam::cli {
 
@@ -27,6 +28,7 @@ struct Invocation {
   Command command = Command::kNone;
   GlobalConfig global;
   AgentConfig agent;
+  WebhookConfig webhook;
   // Set when the process should stop now (help, version, usage error) with this code, printing
   // stdout_text/stderr_text.
   std::optional<int> exit_code;
