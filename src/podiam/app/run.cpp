@@ -1,6 +1,7 @@
 #include "podiam/app/run.hpp"
 
 #include "podiam/app/agent.hpp"
+#include "podiam/app/webhook.hpp"
 #include "podiam/base/log.hpp"
 
 namespace podiam::app {
@@ -13,8 +14,9 @@ int Run(const cli::Invocation& invocation) {
       return 0;
     case cli::Command::kAgent:
       return RunAgent(invocation.global, invocation.agent);
-    case cli::Command::kServer:
     case cli::Command::kWebhook:
+      return RunWebhook(invocation.global, invocation.webhook);
+    case cli::Command::kServer:
     case cli::Command::kController:
     case cli::Command::kOidc:
     case cli::Command::kExplain:

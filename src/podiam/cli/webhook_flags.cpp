@@ -147,6 +147,7 @@ void AddWebhookFlags(CLI::App& sub, WebhookConfig& c) {
             "Budget for reading a ServiceAccount missing from the cache from the apiserver");
   AddMillis(sub, "--tls-reload-interval", c.tls_reload_interval,
             "How often the certificate files are checked for changes");
+  AddMillis(sub, "--informer-start-delay", c.informer_start_delay, "")->group("");
   Add(sub, "--threads", c.threads, "I/O threads of the HTTPS listener", g)
       ->check(CLI::Range(1, 64));
   AddBool(sub, "--kube-insecure-skip-tls-verify", c.kube_insecure_skip_tls_verify,

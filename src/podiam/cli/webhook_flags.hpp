@@ -42,6 +42,9 @@ struct WebhookConfig {
   std::chrono::milliseconds lookup_timeout{3000};        // --service-account-lookup-timeout
   std::chrono::milliseconds tls_reload_interval{10000};  // --tls-reload-interval
   int threads = 4;                                       // --threads
+  // --informer-start-delay (hidden, tests): start the ServiceAccount informer this much later, to
+  // reproduce admissions that arrive before the cache has the ServiceAccount.
+  std::chrono::milliseconds informer_start_delay{0};
   bool kube_insecure_skip_tls_verify = false;
   // The reference's flags podiam accepts but does not use, one warning line each.
   std::vector<std::string> compat_warnings;
