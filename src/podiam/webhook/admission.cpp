@@ -77,11 +77,8 @@ Result<AdmissionReview> DecodeAdmissionReview(std::string_view body, AdmissionRe
                               "' is not admission.k8s.io/v1 or admission.k8s.io/v1beta1"));
   }
   out.api_version = *api_version;
-  if (!kind->empty()) {
-    out.kind = *kind;
-  }
-  if (out.kind != "AdmissionReview") {
-    return tl::unexpected(Bad("kind '" + out.kind + "' is not AdmissionReview"));
+  if (!kind->empty() && *kind != "AdmissionReview") {
+    return tl::unexpected(Bad("kind '" + *kind + "' is not AdmissionReview"));
   }
   auto request_it = root.find("request");
   if (request_it == root.end() || request_it->is_null()) {
