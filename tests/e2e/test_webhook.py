@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from podiam_testenv import paths
+from podiam_testenv import gosdk, paths
 from podiam_testenv.cluster import ApiError
 from podiam_testenv.kube import Kube, unique
 from podiam_testenv.moto import free_port
@@ -276,6 +276,7 @@ SDKS = {
     "aws-cli": lambda pod, env: pod.run(
         [*MOUNT_VIEW, paths.AWS_CLI, "sts", "get-caller-identity", "--query", "Arn", "--output",
          "text"], env=env),
+    "go-sdk-v2": lambda pod, env: pod.run([*MOUNT_VIEW, gosdk.whoami_binary()], env=env),
     "js-sdk-v3": lambda pod, env: pod.run(
         [*MOUNT_VIEW, paths.tool("node"), paths.JS_DIR / "whoami.mjs"], env=env, cwd=paths.JS_DIR),
 }
