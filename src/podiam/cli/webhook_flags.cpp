@@ -180,8 +180,8 @@ void AddWebhookFlags(CLI::App& sub, WebhookConfig& c) {
     std::string why = ignored.why;
     auto* opt = sub.add_option_function<std::string>(
         name,
-        [&c, name, why](const std::string&) {
-          c.compat_warnings.push_back("flag " + name + " is ignored: " + why);
+        [&c, warning = "flag " + name + " is ignored: " + why](const std::string&) {
+          c.compat_warnings.push_back(warning);
         },
         std::string("Accepted, not used: ") + why);
     opt->expected(0, 1);
