@@ -117,7 +117,7 @@ Result<std::set<std::string, std::less<>>> ParseIdentities(std::string_view cont
     }
     auto ns = item.find("namespace");
     auto sa = item.find("serviceAccount");
-    auto text = [](k8s::Json::const_iterator v, k8s::Json::const_iterator end) {
+    auto text = [](const k8s::Json::const_iterator& v, const k8s::Json::const_iterator& end) {
       return v != end && v->is_string() ? v->get<std::string>() : std::string();
     };
     out.insert(text(ns, item.end()) + "/" + text(sa, item.end()));

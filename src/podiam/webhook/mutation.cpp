@@ -86,7 +86,9 @@ Result<std::optional<k8s::Annotations>> StringMap(const OJson& parent, const cha
       continue;
     }
     if (!v.is_string()) {
-      return tl::unexpected(Malformed(where + "." + key + "[" + k + "] is not a string"));
+      std::string what = where;
+      what.append(".").append(key).append("[").append(k).append("] is not a string");
+      return tl::unexpected(Malformed(what));
     }
     out.emplace(k, v.get<std::string>());
   }
