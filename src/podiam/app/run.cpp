@@ -4,6 +4,7 @@
 
 #include "podiam/app/agent.hpp"
 #include "podiam/app/oidc.hpp"
+#include "podiam/app/webhook.hpp"
 #include "podiam/base/log.hpp"
 
 namespace podiam::app {
@@ -15,6 +16,9 @@ struct Dispatch {
 
   int operator()(const std::monostate& /*none*/) const { return 0; }
   int operator()(const cli::AgentInvocation& agent) const { return RunAgent(global, agent.config); }
+  int operator()(const cli::WebhookInvocation& webhook) const {
+    return RunWebhook(global, webhook.config);
+  }
   int operator()(const cli::OidcInvocation& oidc) const { return RunOidc(global, oidc.config); }
   int operator()(const cli::IamInvocation& iam) const { return RunIam(global, iam.config); }
   int operator()(const cli::PlannedInvocation& planned) const {

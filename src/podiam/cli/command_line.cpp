@@ -12,6 +12,7 @@
 #include "podiam/cli/compat_flags.hpp"
 #include "podiam/cli/flags.hpp"
 #include "podiam/cli/oidc_command.hpp"
+#include "podiam/cli/webhook_command.hpp"
 
 namespace podiam::cli {
 namespace {
@@ -38,7 +39,8 @@ const std::array<SubcommandInfo, 7> kSubcommands = {{
     {Command::kServer, "server", "Central credential server that agents ask over mTLS (kiam-style)",
      nullptr},
     {Command::kWebhook, "webhook",
-     "Mutating admission webhook injecting web identity (IRSA) settings into pods", nullptr},
+     "Mutating admission webhook injecting web identity (IRSA) settings into pods",
+     AddWebhookCommand},
     {Command::kController, "controller",
      "Controller turning AWSIAMRole resources into Secrets with refreshed credentials", nullptr},
     {Command::kOidc, "oidc",

@@ -27,6 +27,7 @@
 #include "podiam/base/error.hpp"
 #include "podiam/cli/config.hpp"
 #include "podiam/cli/oidc_flags.hpp"
+#include "podiam/cli/webhook_flags.hpp"
 
 namespace podiam::cli {
 
@@ -38,6 +39,10 @@ inline constexpr int kExitUsage = 2;
 struct AgentInvocation {
   static constexpr Command kCommand = Command::kAgent;
   AgentConfig config;
+};
+struct WebhookInvocation {
+  static constexpr Command kCommand = Command::kWebhook;
+  WebhookConfig config;
 };
 struct OidcInvocation {
   static constexpr Command kCommand = Command::kOidc;
@@ -51,8 +56,8 @@ struct IamInvocation {
 struct PlannedInvocation {
   Command command = Command::kNone;
 };
-using SubcommandInvocation = std::variant<std::monostate, AgentInvocation, OidcInvocation, IamInvocation,
-                                          PlannedInvocation>;
+using SubcommandInvocation = std::variant<std::monostate, AgentInvocation, WebhookInvocation,
+                                          OidcInvocation, IamInvocation, PlannedInvocation>;
 
 struct Invocation {
   GlobalConfig global;

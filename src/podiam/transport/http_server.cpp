@@ -64,13 +64,14 @@ class HttpServer::Impl {
                            "and a handler is required");
     }
     if (!o.tls_cert_file.empty() || !o.tls_key_file.empty() || !o.tls_client_ca_file.empty()) {
-      auto tls = MakeServerTlsContext({.cert_file = o.tls_cert_file,
-                                       .key_file = o.tls_key_file,
-                                       .client_ca_file = o.tls_client_ca_file});
+      auto tls = ReloadingServerTls::Create({.cert_file = o.tls_cert_file,
+                                             .key_file = o.tls_key_file,
+                                             .client_ca_file = o.tls_client_ca_file},
+                                            o.tls_reload_interval);
       if (!tls) {
         return tl::unexpected(tls.error().Wrap("HTTP server '" + o.name + "'"));
       }
-      state_->tls = *tls;
+      state_->tls = std::move(*tls);
     }
     beast::error_code ec;
     auto address = asio::ip::make_address(o.address, ec);
@@ -273,7 +274,8 @@ class HttpServer::Impl {
     if (state_->tls) {
       using TlsStream = ssl::stream<tcp::socket>;
       auto tls = std::make_shared<Connection<TlsStream>>(
-          state_, worker, TlsStream(std::move(socket), *state_->tls), std::move(peer));
+          state_, worker, TlsStream(std::move(socket), *state_->tls->Current(SteadyClock::now())),
+          std::move(peer));
       asio::post(worker->ioc, [tls] { tls->Start(); });
     } else {
       auto plain = std::make_shared<Connection<tcp::socket>>(state_, worker, std::move(socket),

@@ -65,6 +65,9 @@ struct HttpServerOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string tls_client_ca_file;
+  // > 0: the certificate and key files are checked for changes at most this often (on accept)
+  // and reloaded without dropping open connections (ReloadingServerTls in tls.hpp).
+  std::chrono::milliseconds tls_reload_interval{0};
 };
 
 class HttpServer {

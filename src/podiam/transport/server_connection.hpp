@@ -36,6 +36,7 @@
 #include "podiam/transport/metrics.hpp"
 #include "podiam/transport/request_parser.hpp"
 #include "podiam/transport/response_head.hpp"
+#include "podiam/transport/tls.hpp"
 
 namespace podiam::transport::detail {
 
@@ -60,7 +61,7 @@ struct State {
   HttpServerOptions options;
   std::shared_ptr<http::Handler> handler;
   std::optional<HttpServerSeries> series;
-  std::shared_ptr<ssl::context> tls;
+  std::unique_ptr<ReloadingServerTls> tls;
   log::Logger log{"http_server"};
   std::atomic<std::size_t> open{0};
   std::atomic<bool> stopping{false};

@@ -5,6 +5,8 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "podiam/base/log.hpp"
+
 namespace podiam::transport {
 namespace ssl = boost::asio::ssl;
 
@@ -153,6 +155,69 @@ std::string VerifyFailure(SSL* ssl) {
     return {};
   }
   return X509_verify_cert_error_string(result);
+}
+
+Result<std::unique_ptr<ReloadingServerTls>> ReloadingServerTls::Create(
+    ServerTlsFiles files, std::chrono::milliseconds interval) {
+  std::unique_ptr<ReloadingServerTls> out(new ReloadingServerTls());
+  out->files_ = std::move(files);
+  out->interval_ = interval;
+  if (auto stamp = out->StampOf()) {
+    out->stamp_ = *stamp;
+  }
+  auto ctx = MakeServerTlsContext(out->files_);
+  if (!ctx) {
+    return tl::unexpected(ctx.error());
+  }
+  out->current_ = *ctx;
+  return out;
+}
+
+std::optional<ReloadingServerTls::Stamp> ReloadingServerTls::StampOf() const {
+  std::error_code ec;
+  Stamp s;
+  s.cert = std::filesystem::last_write_time(files_.cert_file, ec);
+  if (!ec) {
+    s.key = std::filesystem::last_write_time(files_.key_file, ec);
+  }
+  if (!ec) {
+    s.cert_size = std::filesystem::file_size(files_.cert_file, ec);
+  }
+  if (!ec) {
+    s.key_size = std::filesystem::file_size(files_.key_file, ec);
+  }
+  if (ec) {
+    return std::nullopt;
+  }
+  return s;
+}
+
+std::shared_ptr<boost::asio::ssl::context> ReloadingServerTls::Current(
+    std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(mu_);
+  if (interval_.count() <= 0 || now < next_check_) {
+    return current_;
+  }
+  next_check_ = now + interval_;
+  auto stamp = StampOf();
+  if (!stamp || *stamp == stamp_) {
+    return current_;
+  }
+  auto ctx = MakeServerTlsContext(files_);
+  if (!ctx) {
+    log::Logger("tls").Warn("TLS certificate files changed but do not load; keeping the old ones",
+                            {{"cert", files_.cert_file}, {"error", ctx.error().ToString()}});
+    return current_;
+  }
+  stamp_ = *stamp;
+  retired_.push_back(current_);
+  if (retired_.size() > 4) {
+    retired_.erase(retired_.begin());
+  }
+  current_ = *ctx;
+  reloads_.fetch_add(1);
+  log::Logger("tls").Info("TLS certificate reloaded", {{"cert", files_.cert_file}});
+  return current_;
 }
 
 }  // namespace podiam::transport

@@ -2,6 +2,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <thread>
+
 #include "podiam/testing/test_pki.hpp"
 #include "podiam/transport/cert_chain.hpp"
 #include "podiam/transport/http_client.hpp"
@@ -144,6 +147,39 @@ TEST_F(TlsTest, BadFilesAreInvalidArgument) {
   auto started = server.Start();
   ASSERT_FALSE(started);
   EXPECT_EQ(started.error().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(TlsTest, RotatedCertificateIsServedToNewConnectionsWithoutDroppingOpenOnes) {
+  // Copies of the files, replaced below the way cert-manager's Secret update lands on disk.
+  std::string cert = pki_->dir + "/rotating.pem";
+  std::string key = pki_->dir + "/rotating-key.pem";
+  std::filesystem::copy_file(pki_->server_cert, cert,
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(pki_->server_key, key,
+                             std::filesystem::copy_options::overwrite_existing);
+  StartServer({.tls_cert_file = cert,
+               .tls_key_file = key,
+               .tls_reload_interval = std::chrono::milliseconds(1)});
+  auto old_client = Client({.ca_file = pki_->ca_cert});
+  ASSERT_TRUE(old_client->Send({.url = Url("127.0.0.1")}));
+
+  // A half-done rotation (new cert, old key) is not loaded: the old pair keeps serving.
+  std::filesystem::copy_file(pki_->other_server_cert, cert,
+                             std::filesystem::copy_options::overwrite_existing);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(Client({.ca_file = pki_->ca_cert})->Send({.url = Url("127.0.0.1")}));
+
+  std::filesystem::copy_file(pki_->other_server_key, key,
+                             std::filesystem::copy_options::overwrite_existing);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto fresh = Client({.ca_file = pki_->other_ca_cert})->Send({.url = Url("127.0.0.1")});
+  ASSERT_TRUE(fresh) << fresh.error().ToString();
+  EXPECT_EQ(fresh->status, 200);
+  EXPECT_FALSE(Client({.ca_file = pki_->ca_cert})->Send({.url = Url("127.0.0.1")}));
+  // The connection opened before the rotation still works.
+  auto again = old_client->Send({.url = Url("127.0.0.1")});
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_EQ(old_client->connections_opened(), 1u);
 }
 
 }  // namespace
