@@ -161,6 +161,7 @@ void AddAgentFlags(CLI::App& sub, AgentConfig& c, const GlobalLogFlags& log) {
           "I/O threads serving pods' metadata requests; 0: one per CPU, at most 4")
       ->check(CLI::Range(0, 64))
       ->capture_default_str();
+  AddContainerCredentialsFlags(sub, c.container_credentials);
   AddCompatFlags(sub, c, log);  // kube2iam's and kiam's flags; keep last
 }
 

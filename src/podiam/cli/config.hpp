@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "podiam/base/log.hpp"
+#include "podiam/cli/container_credentials_flags.hpp"
 
 namespace podiam::cli {
 
@@ -59,6 +60,7 @@ struct AgentConfig {
   // Warning lines for the kube2iam/kiam flags given that podiam accepts but does not honour, each
   // saying what podiam does instead (cli/compat_flags.hpp); the agent logs them once at start-up.
   std::vector<std::string> compat_warnings;
+  ContainerCredentialsConfig container_credentials;  // --container-credentials* and friends
 };
 
 enum class Command { kNone, kAgent, kServer, kWebhook, kController, kOidc, kExplain };
