@@ -15,6 +15,7 @@
 #include "podiam/agent/address_filter.hpp"
 #include "podiam/agent/broker_source.hpp"
 #include "podiam/agent/pod_directory.hpp"
+#include "podiam/app/container_credentials.hpp"
 #include "podiam/aws/arn.hpp"
 #include "podiam/aws/credential_sources.hpp"
 #include "podiam/aws/endpoint.hpp"
@@ -442,6 +443,9 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
     listen6 = v6->installed && listen->host != "::";  // "::" already listens on every address
   }
   transport::HttpServerMetrics http_metrics(registry);
+  auto container_credentials = MakeContainerCredentials(
+      {c, node, kube, lookup, k8s_metrics, pods, namespaces, accounts, policy, broker, &events,
+       clock, random, registry, http_metrics, workers, informers_synced});
   unsigned cores = std::max(1U, std::thread::hardware_concurrency());
   transport::HttpServer ops_server({.address = ops_listen->host,
                                     .port = ops_listen->port,
@@ -484,6 +488,9 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   pod_informer.Start();
   namespace_informer.Start();
   account_informer.Start();
+  if (container_credentials) {
+    container_credentials->Start();
+  }
   log.Info("agent started", {{"node", node},
                              {"listen", listen->host + ":" + std::to_string(imds_server.port())},
                              {"ops", ops_listen->host + ":" + std::to_string(ops_server.port())},
@@ -514,6 +521,9 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   imds_server.Stop(std::chrono::seconds(2));
   if (imds_server6) {
     imds_server6->Stop(std::chrono::seconds(2));
+  }
+  if (container_credentials) {
+    container_credentials->Stop();
   }
   pod_informer.Stop();
   namespace_informer.Stop();
