@@ -205,6 +205,16 @@ def test_refusals(crd, kube, pods, start_agent):
     assert status in (401, 403), body
     assert agent.metric("podiam_container_credentials_token_reviews_total") - reviews <= 1
 
+    # The refusal of A's token from B's address is an Event on pod A (the pod the token names).
+    def refused_event():
+        items = kube.rest.get(f"/apis/events.k8s.io/v1/namespaces/{ns}/events")["items"]
+        items += kube.rest.get(f"/api/v1/namespaces/{ns}/events")["items"]
+        return [e for e in items if e.get("reason") == "ContainerCredentialsRefused"
+                and e.get("regarding", e.get("involvedObject", {})).get("name")
+                == obj_a["metadata"]["name"]]
+    event = wait_for(refused_event, what="an Event on pod A")[0]
+    assert "source_ip" in event.get("note", event.get("message", "")), event
+
     for reason in ("source_ip", "unauthenticated", "expired_token", "other_node", "host",
                    "no_token", "malformed_token"):
         assert agent.metric("podiam_container_credentials_refusals_total", reason=reason) >= 1, reason
