@@ -134,7 +134,7 @@ class AssociationRoles final : public containercreds::RoleResolver {
 
   std::atomic<std::uint64_t> generation_{0};
   struct Memo {
-    std::uint64_t generation;
+    std::uint64_t generation = 0;
     std::string pod_uid;
     std::shared_ptr<const containercreds::RoleChoice> choice;
   };

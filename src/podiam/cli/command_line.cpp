@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "podiam/cli/compat_flags.hpp"
+#include "podiam/cli/container_credentials_flags.hpp"
 
 namespace podiam::cli {
 namespace {

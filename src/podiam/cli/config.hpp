@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "podiam/base/log.hpp"
-#include "podiam/cli/container_credentials_flags.hpp"
+#include "podiam/cli/container_credentials_config.hpp"
 
 namespace podiam::cli {
 

@@ -1,44 +1,16 @@
-// The flags of `podiam agent`'s container-credentials endpoint (docs/container-credentials.md).
-// Every flag can also be set as PODIAM_<FLAG>.
+// The flags of `podiam agent`'s container-credentials endpoint (docs/container-credentials.md),
+// setting ContainerCredentialsConfig. Every flag can also be set as PODIAM_<FLAG>.
 //
-// Thread-safety: plain values; AddContainerCredentialsFlags is called once while parsing.
+// Thread-safety: AddContainerCredentialsFlags is called once while parsing.
 #pragma once
 
-#include <string>
-#include <vector>
+#include <CLI/CLI.hpp>
 
-namespace CLI {
-class App;
-}  // namespace CLI
+#include "podiam/cli/container_credentials_config.hpp"
 
 namespace podiam::cli {
 
-struct ContainerCredentialsConfig {
-  // --container-credentials: on by default. Where the addresses cannot be put on a link, the agent
-  // logs what to do and serves IMDS alone (it does not exit).
-  bool enabled = true;
-  // --container-credentials-listen (repeatable): host:port, IPv6 bracketed.
-  std::vector<std::string> listen = {"169.254.170.23:80", "[fd00:ec2::23]:80"};
-  // --container-credentials-link: an existing link for the addresses; empty: the dummy link
-  // podiam-link0. "none": put no addresses anywhere (they are already routed to the agent).
-  std::string link;
-  // --token-audience (repeatable): audiences a pod's token may be for.
-  std::vector<std::string> token_audiences = {"pods.eks.amazonaws.com"};
-  // --container-credentials-from-annotations: the ServiceAccount's role annotation when there is
-  // no PodIdentityAssociation.
-  bool from_annotations = true;
-  // --cluster-arn: value of the eks-cluster-arn session tag (--cluster-name gives
-  // eks-cluster-name).
-  std::string cluster_arn;
-  // --container-credentials-host-network: accept tokens of hostNetwork pods from the node's
-  // addresses (default deny: their source address proves nothing).
-  bool host_network = false;
-  // --container-credentials-pod-qps: requests per second per pod address (burst twice that);
-  // 0: unlimited.
-  double pod_qps = 50;
-};
-
-// Adds the flags above to `agent`.
+// Adds the flags of ContainerCredentialsConfig to `agent`.
 void AddContainerCredentialsFlags(CLI::App& agent, ContainerCredentialsConfig& c);
 
 }  // namespace podiam::cli

@@ -11,7 +11,7 @@ namespace podiam::containercreds {
 namespace {
 
 constexpr std::string_view kPath = "/v1/credentials";
-constexpr std::size_t kMaxTokenBytes = 16 * 1024;
+constexpr std::size_t kMaxTokenBytes = std::size_t{16} * 1024;
 constexpr std::size_t kMaxBuckets = 16384;
 // A token whose nbf lies further ahead than this is not yet valid.
 constexpr std::int64_t kClockSkewSeconds = 60;

@@ -113,8 +113,8 @@ class ContainerCredentialsHandler final : public http::Handler {
   log::Logger log_{"container-credentials"};
 
   struct Bucket {
-    double tokens;
-    SteadyTime last;
+    double tokens = 0;
+    SteadyTime last{};
   };
   std::mutex rate_mu_;
   std::unordered_map<std::string, Bucket> buckets_;  // by source address

@@ -33,15 +33,15 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-constexpr std::array<std::int8_t, 256> MakeAlphabet() {
-  std::array<std::int8_t, 256> table{};
+constexpr std::array<std::int16_t, 256> MakeAlphabet() {
+  std::array<std::int16_t, 256> table{};
   for (auto& v : table) {
     v = -1;
   }
   constexpr std::string_view kChars =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   for (std::size_t i = 0; i < kChars.size(); ++i) {
-    table[static_cast<unsigned char>(kChars[i])] = static_cast<std::int8_t>(i);
+    table[static_cast<unsigned char>(kChars[i])] = static_cast<std::int16_t>(i);
   }
   return table;
 }
