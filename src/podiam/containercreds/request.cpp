@@ -102,6 +102,9 @@ std::optional<std::string> HostName(std::string_view header) {
       return std::nullopt;
     }
     host = header.substr(1, close - 1);
+    if (host.find(':') == std::string_view::npos) {
+      return std::nullopt;  // brackets hold an IPv6 literal only (RFC 3986 IP-literal)
+    }
     for (char c : host) {
       if (std::isxdigit(static_cast<unsigned char>(c)) == 0 && c != ':' && c != '.') {
         return std::nullopt;

@@ -48,6 +48,8 @@ TEST(HostNameTest, RefusesMalformed) {
   EXPECT_EQ(HostName("fd00:ec2::23"), std::nullopt);  // unbracketed v6 is host:port garbage
   EXPECT_EQ(HostName("[fd00:ec2::23"), std::nullopt);
   EXPECT_EQ(HostName("[]"), std::nullopt);
+  EXPECT_EQ(HostName("[fd08259.]:80"), std::nullopt);  // found by container_request_fuzz
+  EXPECT_EQ(HostName("[169.254.170.23]"), std::nullopt);
   EXPECT_EQ(HostName("a b"), std::nullopt);
   EXPECT_EQ(HostName("evil.com@169.254.170.23"), std::nullopt);
 }
