@@ -6,6 +6,7 @@
 #include "podiam/app/agent_network.hpp"
 #include "podiam/app/agent_services.hpp"
 #include "podiam/app/aws_stack.hpp"
+#include "podiam/app/container_credentials.hpp"
 #include "podiam/app/kube_stack.hpp"
 #include "podiam/app/node_metadata.hpp"
 #include "podiam/app/ops_stack.hpp"
@@ -92,6 +93,7 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   if (!imds) {
     return fail("config", imds.error());
   }
+  auto cc = MakeContainerCredentials(c, node, **kube, callers, **imds, broker, clock, random, ops);
   ops.readiness().Add("informers-synced", [&kube] {
     return (*kube)->HasSynced()
                ? ops::Check::Ok()
@@ -118,6 +120,7 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   broker.Start();
   callers.directory().Start();
   (*kube)->Start();
+  cc->Start();  // never fatal: logs why when it cannot serve
   log.Info("agent started", {{"node", node},
                              {"listen", listen->host + ":" + std::to_string(listeners.port())},
                              {"ops", ops_listen->host + ":" + std::to_string(ops.port())},
@@ -127,6 +130,7 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
 
   log.Info("shutting down", {{"signal", signals.Wait()}});
   listeners.Stop(std::chrono::seconds(2));
+  cc->Stop();
   (*kube)->Stop();
   (*aws)->Stop();
   callers.directory().Stop();

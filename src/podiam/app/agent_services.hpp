@@ -11,12 +11,12 @@
 #include <string>
 
 #include "podiam/agent/address_filter.hpp"
-#include "podiam/callers/broker_source.hpp"
 #include "podiam/agent/node_metadata_upstream.hpp"
-#include "podiam/callers/pod_directory.hpp"
 #include "podiam/app/kube_stack.hpp"
 #include "podiam/aws/imds_client.hpp"
 #include "podiam/base/work_queue.hpp"
+#include "podiam/callers/broker_source.hpp"
+#include "podiam/callers/pod_directory.hpp"
 #include "podiam/cli/config.hpp"
 #include "podiam/creds/credential_broker.hpp"
 #include "podiam/identity/policy.hpp"
@@ -35,6 +35,10 @@ class NodeCallers {
 
   callers::PodDirectory& directory() { return directory_; }
   k8s::EventRecorder& events() { return events_; }
+  k8s::PodCache& pods() { return pods_; }
+  k8s::NamespaceCache& namespaces() { return namespaces_; }
+  k8s::ServiceAccountCache& accounts() { return accounts_; }
+  [[nodiscard]] const identity::RolePolicy& policy() const { return policy_; }
 
  private:
   identity::RolePolicy policy_;
@@ -55,6 +59,8 @@ class PodImds {
                                                  const cli::ImdsFlags& flags);
 
   [[nodiscard]] const std::shared_ptr<http::Handler>& handler() const { return handler_; }
+  // The blocking-work pool, shared with the container-credentials endpoint.
+  WorkQueue& workers() { return workers_; }
   // Stops the blocking-work pool (after the listeners have stopped).
   void Stop() { workers_.Stop(); }
 

@@ -2,6 +2,7 @@
 // subcommand, and that the agent's network pieces do nothing they were not asked to.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
 #include <memory>
 #include <vector>
 
@@ -31,15 +32,15 @@ struct AwsFixture {
 
   Result<std::unique_ptr<AwsStack>> Create(const cli::AwsFlags& flags,
                                            aws::InstanceMetadata* node = nullptr) {
-    return AwsStack::Create({.http = http,
-                             .clock = clock,
-                             .random = random,
-                             .registry = *registries.emplace_back(
-                                 std::make_unique<metrics::Registry>()),
-                             .env = aws::MapEnvironment({{"AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"},
-                                                         {"AWS_SECRET_ACCESS_KEY", "secret"},
-                                                         {"AWS_EC2_METADATA_DISABLED", "true"}})},
-                            flags, node, "podiam-agent-n1");
+    return AwsStack::Create(
+        {.http = http,
+         .clock = clock,
+         .random = random,
+         .registry = *registries.emplace_back(std::make_unique<metrics::Registry>()),
+         .env = aws::MapEnvironment({{"AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"},
+                                     {"AWS_SECRET_ACCESS_KEY", "secret"},
+                                     {"AWS_EC2_METADATA_DISABLED", "true"}})},
+        flags, node, "podiam-agent-n1");
   }
 };
 

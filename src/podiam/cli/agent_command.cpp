@@ -2,11 +2,13 @@
 
 #include <memory>
 
+#include "podiam/cli/container_credentials_flags.hpp"
 #include "podiam/cli/flag_groups.hpp"
 
 namespace podiam::cli {
 
-std::function<Result<SubcommandInvocation>()> AddAgentCommand(CLI::App& sub, const GlobalLogFlags& log) {
+std::function<Result<SubcommandInvocation>()> AddAgentCommand(CLI::App& sub,
+                                                              const GlobalLogFlags& log) {
   auto invocation = std::make_shared<AgentInvocation>();
   AgentConfig& c = invocation->config;
   AddKubeFlags(sub, c.kube);
@@ -18,8 +20,10 @@ std::function<Result<SubcommandInvocation>()> AddAgentCommand(CLI::App& sub, con
   AddSessionFlags(sub, c.sessions);
   AddHostnetFlags(sub, c.hostnet);
   AddImdsFlags(sub, c.imds);
+  AddContainerCredentialsFlags(sub, c.container_credentials);
   AddCompatFlags(sub, c, log);  // kube2iam's and kiam's flags; keep last
-  return [invocation]() -> Result<SubcommandInvocation> { return SubcommandInvocation(*invocation); };
+  return
+      [invocation]() -> Result<SubcommandInvocation> { return SubcommandInvocation(*invocation); };
 }
 
 Result<void> CheckAgentConfig(const AgentConfig& c) {

@@ -16,7 +16,8 @@ namespace podiam::cli {
 
 // Registers the agent's flags on `sub`; the returned function yields the parsed invocation once
 // `sub` has been parsed.
-std::function<Result<SubcommandInvocation>()> AddAgentCommand(CLI::App& sub, const GlobalLogFlags& log);
+std::function<Result<SubcommandInvocation>()> AddAgentCommand(CLI::App& sub,
+                                                              const GlobalLogFlags& log);
 
 // Every group's check, and those across groups (role chaining limits the session lifetime).
 Result<void> CheckAgentConfig(const AgentConfig& config);

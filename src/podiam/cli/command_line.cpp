@@ -22,7 +22,7 @@ constexpr std::string_view kVersion = "0.1.0";
 // Registers a subcommand's flags; the returned function yields its invocation once parsed.
 // A usage error found after parsing (e.g. a flag its action does not take) is an Error.
 using AddCommand = std::function<Result<SubcommandInvocation>()> (*)(CLI::App&,
-                                                                    const GlobalLogFlags&);
+                                                                     const GlobalLogFlags&);
 
 struct SubcommandInfo {
   Command command;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "podiam/base/log.hpp"
+#include "podiam/cli/container_credentials_config.hpp"
 #include "podiam/identity/annotations.hpp"
 #include "podiam/identity/policy.hpp"
 #include "podiam/identity/session_name.hpp"
@@ -110,6 +111,7 @@ struct AgentConfig {
   // Warning lines for the kube2iam/kiam flags given that podiam accepts but does not honour, each
   // saying what podiam does instead (cli/compat_flags.hpp); the agent logs them once at start-up.
   std::vector<std::string> compat_warnings;
+  ContainerCredentialsConfig container_credentials;  // --container-credentials* and friends
 };
 
 enum class Command { kNone, kAgent, kServer, kWebhook, kController, kOidc, kIam, kExplain };

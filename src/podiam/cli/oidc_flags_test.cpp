@@ -43,7 +43,8 @@ TEST(OidcFlags, IamDefaultsAndEnvironmentNames) {
   ASSERT_FALSE(inv.exit_code) << inv.stderr_text;
   EXPECT_EQ(inv.command(), Command::kIam);
   EXPECT_EQ(std::get<IamInvocation>(inv.subcommand).config.action, "trust-policy");
-  EXPECT_EQ(std::get<IamInvocation>(inv.subcommand).config.audiences, std::vector<std::string>{"sts.amazonaws.com"});
+  EXPECT_EQ(std::get<IamInvocation>(inv.subcommand).config.audiences,
+            std::vector<std::string>{"sts.amazonaws.com"});
   auto p =
       ParseCommandLine({"podiam", "iam", "trust-policy", "--principal", "arn:aws:iam::1:role/x"});
   ASSERT_FALSE(p.exit_code) << p.stderr_text;

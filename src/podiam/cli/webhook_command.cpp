@@ -10,9 +10,8 @@ std::function<Result<SubcommandInvocation>()> AddWebhookCommand(CLI::App& sub,
                                                                 const GlobalLogFlags& /*log*/) {
   auto invocation = std::make_shared<WebhookInvocation>();
   AddWebhookFlags(sub, invocation->config);
-  return [invocation]() -> Result<SubcommandInvocation> {
-    return SubcommandInvocation(*invocation);
-  };
+  return
+      [invocation]() -> Result<SubcommandInvocation> { return SubcommandInvocation(*invocation); };
 }
 
 }  // namespace podiam::cli

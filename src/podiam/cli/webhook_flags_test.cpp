@@ -51,12 +51,20 @@ TEST(WebhookFlags, ContainerCredentialsFlags) {
        "--container-credentials-token-volume-name=v", "--container-credentials-token-path=t",
        "--container-credentials-full-uri=http://127.0.0.1:80/creds"});
   ASSERT_FALSE(inv.exit_code) << inv.stderr_text;
-  EXPECT_EQ(std::get<WebhookInvocation>(inv.subcommand).config.watch_container_credentials_config, "/etc/cc.json");
-  EXPECT_EQ(std::get<WebhookInvocation>(inv.subcommand).config.container_credentials_audience, "aud");
-  EXPECT_EQ(std::get<WebhookInvocation>(inv.subcommand).config.container_credentials_token_mount_path, "/m");
-  EXPECT_EQ(std::get<WebhookInvocation>(inv.subcommand).config.container_credentials_token_volume_name, "v");
-  EXPECT_EQ(std::get<WebhookInvocation>(inv.subcommand).config.container_credentials_token_path, "t");
-  EXPECT_EQ(std::get<WebhookInvocation>(inv.subcommand).config.container_credentials_full_uri, "http://127.0.0.1:80/creds");
+  EXPECT_EQ(std::get<WebhookInvocation>(inv.subcommand).config.watch_container_credentials_config,
+            "/etc/cc.json");
+  EXPECT_EQ(std::get<WebhookInvocation>(inv.subcommand).config.container_credentials_audience,
+            "aud");
+  EXPECT_EQ(
+      std::get<WebhookInvocation>(inv.subcommand).config.container_credentials_token_mount_path,
+      "/m");
+  EXPECT_EQ(
+      std::get<WebhookInvocation>(inv.subcommand).config.container_credentials_token_volume_name,
+      "v");
+  EXPECT_EQ(std::get<WebhookInvocation>(inv.subcommand).config.container_credentials_token_path,
+            "t");
+  EXPECT_EQ(std::get<WebhookInvocation>(inv.subcommand).config.container_credentials_full_uri,
+            "http://127.0.0.1:80/creds");
 }
 
 TEST(WebhookFlags, BadValuesAreOneLineExitTwo) {
