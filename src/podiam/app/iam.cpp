@@ -46,7 +46,7 @@ std::string Sha1Hex(const std::string& der) {
 }
 
 // Everything the IAM subcommands share: own credentials, STS (account id), IAM.
-struct AwsStack {
+struct IamClients {
   SystemClock clock;
   SystemRandom random;
   metrics::Registry registry;
@@ -58,8 +58,8 @@ struct AwsStack {
   std::unique_ptr<aws::HttpIamClient> iam;
 };
 
-Result<std::unique_ptr<AwsStack>> MakeAwsStack(const cli::IamConfig& c) {
-  auto s = std::make_unique<AwsStack>();
+Result<std::unique_ptr<IamClients>> MakeIamClients(const cli::IamConfig& c) {
+  auto s = std::make_unique<IamClients>();
   auto http = transport::BeastHttpClient::Create({.user_agent = "podiam-iam"});
   if (!http) {
     return tl::unexpected(http.error());
@@ -95,7 +95,7 @@ Result<std::unique_ptr<AwsStack>> MakeAwsStack(const cli::IamConfig& c) {
   return s;
 }
 
-Result<std::string> AccountId(const cli::IamConfig& c, AwsStack& aws) {
+Result<std::string> AccountId(const cli::IamConfig& c, IamClients& aws) {
   if (!c.account_id.empty()) {
     return c.account_id;
   }
@@ -111,7 +111,7 @@ std::pair<std::string, std::string> SplitServiceAccount(const std::string& sa) {
   return {sa.substr(0, slash), sa.substr(slash + 1)};
 }
 
-int CreateProvider(const cli::IamConfig& c, const oidc::Issuer& issuer, AwsStack& aws) {
+int CreateProvider(const cli::IamConfig& c, const oidc::Issuer& issuer, IamClients& aws) {
   std::vector<std::string> thumbprints;
   if (c.thumbprint == "auto") {
     std::string address;
@@ -175,7 +175,7 @@ int CreateProvider(const cli::IamConfig& c, const oidc::Issuer& issuer, AwsStack
   return 0;
 }
 
-Result<void> Annotate(const cli::IamConfig& c, const std::string& role_arn, AwsStack& aws) {
+Result<void> Annotate(const cli::IamConfig& c, const std::string& role_arn, IamClients& aws) {
   auto cluster = k8s::LoadClusterConfig({.kubeconfig = c.kubeconfig}, aws.clock);
   if (!cluster) {
     return tl::unexpected(cluster.error().Wrap("kubernetes config"));
@@ -205,7 +205,7 @@ Result<void> Annotate(const cli::IamConfig& c, const std::string& role_arn, AwsS
   return {};
 }
 
-int CreateRole(const cli::IamConfig& c, const oidc::Issuer& issuer, AwsStack& aws) {
+int CreateRole(const cli::IamConfig& c, const oidc::Issuer& issuer, IamClients& aws) {
   auto account = AccountId(c, aws);
   if (!account) {
     return Fail(account.error().message());
@@ -263,7 +263,7 @@ int CreateRole(const cli::IamConfig& c, const oidc::Issuer& issuer, AwsStack& aw
   return 0;
 }
 
-int TrustPolicy(const cli::IamConfig& c, AwsStack& aws) {
+int TrustPolicy(const cli::IamConfig& c, IamClients& aws) {
   if (!c.principal.empty()) {
     std::printf("%s\n", oidc::PrincipalTrustPolicy(c.principal).dump(2).c_str());
     return 0;
@@ -284,7 +284,7 @@ int TrustPolicy(const cli::IamConfig& c, AwsStack& aws) {
 }  // namespace
 
 int RunIam(const cli::GlobalConfig& /*global*/, const cli::IamConfig& c) {
-  auto aws = MakeAwsStack(c);
+  auto aws = MakeIamClients(c);
   if (!aws) {
     return Fail(aws.error().message());
   }

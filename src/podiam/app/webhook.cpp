@@ -1,12 +1,10 @@
 #include "podiam/app/webhook.hpp"
 
-#include <pthread.h>
-
 #include <atomic>
-#include <csignal>
 #include <optional>
 #include <thread>
 
+#include "podiam/app/process.hpp"
 #include "podiam/base/clock.hpp"
 #include "podiam/base/log.hpp"
 #include "podiam/base/random.hpp"
@@ -50,11 +48,7 @@ int RunWebhook(const cli::GlobalConfig& /*global*/, const cli::WebhookConfig& c)
               {{"step", std::string(what)}, {"error", error.ToString()}});
     return 1;
   };
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ShutdownSignals signals;  // before any thread starts
   for (const auto& warning : c.compat_warnings) {
     log.Warn(warning);
   }
@@ -192,9 +186,7 @@ int RunWebhook(const cli::GlobalConfig& /*global*/, const cli::WebhookConfig& c)
                                {"annotation_prefix", c.annotation_prefix},
                                {"pod_identity_associations", c.pod_identity_associations}});
 
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
-  log.Info("shutting down", {{"signal", signal_number}});
+  log.Info("shutting down", {{"signal", signals.Wait()}});
   stopping = true;
   starter.join();
   file_poller.join();
