@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "podiam/aws/credentials.hpp"
+#include "podiam/http/json_string.hpp"
 
 namespace podiam::containercreds {
 namespace {
@@ -15,18 +16,6 @@ constexpr std::size_t kMaxTokenBytes = std::size_t{16} * 1024;
 constexpr std::size_t kMaxBuckets = 16384;
 // A token whose nbf lies further ahead than this is not yet valid.
 constexpr std::int64_t kClockSkewSeconds = 60;
-
-void AppendJson(std::string& out, std::string_view value) {
-  bool plain = std::all_of(value.begin(), value.end(),
-                           [](char c) { return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\'; });
-  if (plain) {
-    out += '"';
-    out += value;
-    out += '"';
-  } else {
-    out += nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  }
-}
 
 std::string_view OutcomeReason(identity::Outcome outcome) {
   switch (outcome) {
@@ -324,15 +313,16 @@ http::Response ContainerCredentialsHandler::Serve(const RoleChoice& role,
   body.reserve(160 + creds.access_key_id.size() + creds.secret_access_key.size() +
                creds.session_token.size());
   body += R"({"AccessKeyId":)";
-  AppendJson(body, creds.access_key_id);
+  http::AppendJsonString(body, creds.access_key_id);
   body += R"(,"SecretAccessKey":)";
-  AppendJson(body, creds.secret_access_key);
+  http::AppendJsonString(body, creds.secret_access_key);
   body += R"(,"Token":)";
-  AppendJson(body, creds.session_token);
+  http::AppendJsonString(body, creds.session_token);
   body += R"(,"AccountId":)";
-  AppendJson(body, role.account);
+  http::AppendJsonString(body, role.account);
   body += R"(,"Expiration":)";
-  AppendJson(body, creds.expiration ? aws::FormatTimestamp(*creds.expiration) : std::string());
+  http::AppendJsonString(
+      body, creds.expiration ? aws::FormatTimestamp(*creds.expiration) : std::string());
   body += '}';
   return http::Response::Json(200, std::move(body));
 }

@@ -8,6 +8,7 @@
 
 #include "podiam/aws/arn.hpp"
 #include "podiam/aws/sigv4.hpp"
+#include "podiam/http/json_string.hpp"
 #include "podiam/metadata/imds_path.hpp"
 
 namespace podiam::metadata {
@@ -19,22 +20,6 @@ constexpr std::string_view kTtlHeader = "X-aws-ec2-metadata-token-ttl-seconds";
 // Error messages come from STS and are not always valid UTF-8: replace bad bytes, never throw.
 std::string Json(std::string_view value) {
   return nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-// Appends `value` to `out` as a JSON string, exactly as Json() would. Credential fields (keys,
-// secrets, tokens, timestamps) are printable ASCII without quotes or backslashes, and are copied
-// as they are: this runs on every credential request, and Json() costs a json value, a dump and
-// three allocations per field. Anything else takes Json()'s path.
-void AppendJson(std::string& out, std::string_view value) {
-  bool plain = std::all_of(value.begin(), value.end(),
-                           [](char c) { return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\'; });
-  if (plain) {
-    out += '"';
-    out += value;
-    out += '"';
-  } else {
-    out += Json(value);
-  }
 }
 
 http::Response Plain(int status, std::string body) {
@@ -313,18 +298,19 @@ http::Response ImdsHandler::Credentials(const Caller& caller, bool extended,
   body.reserve(200 + creds.access_key_id.size() + creds.secret_access_key.size() +
                creds.session_token.size());
   body += R"({"Code":"Success","LastUpdated":)";
-  AppendJson(body, aws::FormatTimestamp(clock_.Now()));
+  http::AppendJsonString(body, aws::FormatTimestamp(clock_.Now()));
   body += R"(,"Type":"AWS-HMAC","AccessKeyId":)";
-  AppendJson(body, creds.access_key_id);
+  http::AppendJsonString(body, creds.access_key_id);
   body += R"(,"SecretAccessKey":)";
-  AppendJson(body, creds.secret_access_key);
+  http::AppendJsonString(body, creds.secret_access_key);
   body += R"(,"Token":)";
-  AppendJson(body, creds.session_token);
+  http::AppendJsonString(body, creds.session_token);
   body += R"(,"Expiration":)";
-  AppendJson(body, creds.expiration ? aws::FormatTimestamp(*creds.expiration) : std::string());
+  http::AppendJsonString(
+      body, creds.expiration ? aws::FormatTimestamp(*creds.expiration) : std::string());
   if (extended) {
     body += R"(,"AccountId":)";
-    AppendJson(body, caller.decision.role->account);
+    http::AppendJsonString(body, caller.decision.role->account);
   }
   body += '}';
   return http::Response::Json(200, std::move(body));
