@@ -178,9 +178,11 @@ void AddWebhookFlags(CLI::App& sub, WebhookConfig& c) {
   for (const auto& ignored : kIgnored) {
     std::string name = ignored.name;
     std::string why = ignored.why;
+    std::string warning = "flag ";
+    warning.append(name).append(" is ignored: ").append(why);
     auto* opt = sub.add_option_function<std::string>(
         name,
-        [&c, warning = "flag " + name + " is ignored: " + why](const std::string&) {
+        [&c, warning = std::move(warning)](const std::string&) {
           c.compat_warnings.push_back(warning);
         },
         std::string("Accepted, not used: ") + why);
