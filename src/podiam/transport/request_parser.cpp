@@ -31,6 +31,13 @@ class RequestParser::Beast final : public bhttp::basic_parser<true> {
                         beast::error_code& /*ec*/) override {}
   void on_field_impl(bhttp::field name, beast::string_view name_string, beast::string_view value,
                      beast::error_code& ec) override {
+    if (is_header_done()) {
+      // A trailer field of a chunked body. No handler reads trailers, and merging them into the
+      // headers would let fields arrive after the head was checked: they are dropped. Their size
+      // is bounded by the connection's buffer (Beast keeps the trailer section unconsumed until
+      // it ends).
+      return;
+    }
     // Beast already rejects Content-Length with chunked and duplicate lengths. It would accept
     // other transfer codings and then read no body, which a proxy in front of us might frame
     // differently: only plain "chunked" is allowed.
@@ -71,6 +78,8 @@ class RequestParser::Beast final : public bhttp::basic_parser<true> {
 
 namespace {
 
+constexpr std::size_t kMinChunkedRest = 5;
+
 RequestParseError Classify(const beast::error_code& ec) {
   RequestParseError error{.message = ec.message()};
   if (ec == bhttp::error::header_limit) {
@@ -90,7 +99,7 @@ RequestParseError Classify(const beast::error_code& ec) {
 }  // namespace
 
 RequestParser::RequestParser(RequestParserLimits limits)
-    : beast_(std::make_unique<Beast>(request_)) {
+    : beast_(std::make_unique<Beast>(request_)), max_head_bytes_(limits.max_header_bytes) {
   beast_->header_limit(
       static_cast<std::uint32_t>(std::min<std::size_t>(limits.max_header_bytes, UINT32_MAX)));
   beast_->body_limit(limits.max_body_bytes);
@@ -102,8 +111,27 @@ std::size_t RequestParser::Put(std::string_view bytes) {
   if (status_ == ParseStatus::kDone || status_ == ParseStatus::kError) {
     return 0;
   }
+  const bool in_head = !beast_->is_header_done();
+  if (!in_head && beast_->chunked() && bytes.size() < kMinChunkedRest) {
+    // Beast 1.81 re-reads a final chunk it has seen ("0\r\n", trailers unfinished) assuming at
+    // least five bytes and asserts so in debug builds; given four it would abort the process.
+    // From any point Beast stops at inside a chunked body a complete request still has at least
+    // five bytes to come (the smallest rest is "0\r\n\r\n"), so waiting for them delays nothing.
+    status_ = ParseStatus::kNeedMore;
+    return 0;
+  }
   beast::error_code ec;
   std::size_t used = beast_->put(boost::asio::const_buffer(bytes.data(), bytes.size()), ec);
+  if (in_head) {
+    // Beast applies its header limit to the start line and to the fields separately when the
+    // whole head arrives in one piece, but to the head as a whole when it arrives in pieces. The
+    // limit is on the whole head (start line, fields, blank line) however it arrives. Beast stops
+    // after the head, so every byte used here belongs to it.
+    head_bytes_ += used;
+    if (!ec && head_bytes_ > max_head_bytes_) {
+      ec = bhttp::error::header_limit;
+    }
+  }
   if (ec == bhttp::error::need_more) {
     status_ = ParseStatus::kNeedMore;
   } else if (ec) {

@@ -79,6 +79,8 @@ class RequestParser {
   class Beast;
   http::Request request_;
   std::unique_ptr<Beast> beast_;
+  std::size_t max_head_bytes_;
+  std::size_t head_bytes_ = 0;  // consumed while the head was unfinished
   ParseStatus status_ = ParseStatus::kNeedMore;
   RequestParseError error_;
 };
