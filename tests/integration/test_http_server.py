@@ -229,7 +229,14 @@ def test_connection_cap_rejects_extra_connections_only(start_server) -> None:
     server = start_server("--max-connections", "10")
     held = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(9)]
     try:
-        time.sleep(0.2)  # let the server accept all nine
+        # Wait until the server has accepted all nine (a fixed sleep was too short under ASan on a
+        # busy machine). Each metrics request is itself an accepted connection.
+        deadline = time.monotonic() + 10
+        accepted = 'podiam_http_server_connections_accepted_total{server="testserver"}'
+        polls = 1
+        while server.metric(accepted) < 9 + polls and time.monotonic() < deadline:
+            polls += 1
+            time.sleep(0.05)
         extra = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(3)]
         # Which of the three came in as the 10th is a race; at least two are closed at once.
         closed = 0
