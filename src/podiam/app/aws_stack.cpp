@@ -22,11 +22,9 @@ Result<std::unique_ptr<AwsStack>> AwsStack::Create(const AwsStackDeps& deps,
                                                    const std::string& session_name) {
   log::Logger log(deps.log_component);
   auto region = ResolveRegion(flags.region, deps.env, node_imds, deps.clock);
-  if (!deps.log_region) {
-    // one-shot command: nothing to say
-  } else if (region.source == "node metadata") {
+  if (deps.log_region && region.source == "node metadata") {
     log.Info("region from the node's metadata service", {{"region", region.name}});
-  } else if (region.discovery_error) {
+  } else if (deps.log_region && region.discovery_error) {
     log.Warn(
         "no --region, $AWS_REGION or node metadata service: using us-east-1; set --region "
         "off AWS or in another partition",
