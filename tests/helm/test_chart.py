@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -293,6 +294,26 @@ def normalized(obj: dict) -> dict:
     return obj
 
 
+def ensure_namespace(cluster, name: str, timeout: float = 60) -> bool:
+    """Makes the namespace exist and be Active (another test may just have deleted it: it is
+    Terminating for a moment); True if this call created it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            cluster.rest.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                     "metadata": {"name": name}})
+            return True
+        except ApiError as e:
+            if e.status != 409:
+                raise
+        got = cluster.rest.get(f"/api/v1/namespaces/{name}", ok=(404,)) or {}
+        phase = got["status"].get("phase") if got.get("kind") == "Namespace" else "gone"
+        if phase == "Active":
+            return False
+        assert time.monotonic() < deadline, f"namespace {name} stays {phase}"
+        time.sleep(0.2)
+
+
 def dry_run_all(api, docs, namespace=None):
     out = {}
     for doc in docs:
@@ -319,13 +340,7 @@ def test_deploy_manifests_match_the_chart(helm, api, cluster, component, namespa
     raw = [d for f in files for d in load_all(DEPLOY / f)]
     created = False
     if any(d["kind"] == "Namespace" for d in raw):
-        try:
-            cluster.rest.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                     "metadata": {"name": namespace}})
-            created = True
-        except ApiError as e:
-            if e.status != 409:
-                raise
+        created = ensure_namespace(cluster, namespace)
     try:
         raw = [d for d in raw if d["kind"] != "Namespace"]  # a chart installs into its namespace
         chart = [d for d in render(helm, None, namespace=namespace, sets=sets)
