@@ -20,8 +20,7 @@ import pytest
 from podiam_testenv import paths
 from podiam_testenv.agent import podiam_binary
 from podiam_testenv.cluster import ApiError
-from podiam_testenv.helm import CHART, Apiserver, Helm, HelmError, load_all
-from podiam_testenv.kube import unique
+from podiam_testenv.helm import CHART, Helm, HelmError, load_all
 
 pytestmark = pytest.mark.integration
 
@@ -33,28 +32,6 @@ DEPLOY = paths.REPO / "deploy"
 
 def set_id(v: Path | None) -> str:
     return "defaults" if v is None else v.stem
-
-
-@pytest.fixture(scope="module")
-def helm(tmp_path_factory) -> Helm:
-    return Helm(home=tmp_path_factory.mktemp("helm-home"))
-
-
-@pytest.fixture(scope="module")
-def api(cluster):
-    a = Apiserver(cluster.rest)
-    for crd in load_all(HERE / "stub-crds.yaml"):
-        a.ensure(crd)
-    return a
-
-
-@pytest.fixture(scope="module")
-def namespace(cluster):
-    name = unique("helm")
-    cluster.rest.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                             "metadata": {"name": name}})
-    yield name
-    cluster.rest.delete(f"/api/v1/namespaces/{name}", ok=(404,))
 
 
 def render(helm: Helm, values: Path | None, namespace: str = "podiam", sets=(), release="podiam"):
