@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # podiam's image: the one `podiam` binary (every subcommand) on a minimal Debian 12 runtime.
-# Supported build, from the repository root:   docker build -t podiam:0.1.0 .
+# Supported build, from the repository root (the commit is what `podiam version` reports):
+#   docker build --build-arg PODIAM_GIT_COMMIT=$(git rev-parse --short=12 HEAD) -t podiam:0.1.0 .
 # (docs/helm.md, "Image"). The runtime has only the shared libraries podiam links and the two
 # tools the agent runs on the node (iptables for the DNAT rule, iproute2's ip for the
 # container-credentials link); podiam needs no shell. It runs as uid 65532; the agent's
@@ -13,6 +14,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
       libspdlog-dev libfmt-dev libcli11-dev libexpected-dev libre2-dev \
       libgtest-dev libgmock-dev googletest \
     && rm -rf /var/lib/apt/lists/*
+ARG PODIAM_GIT_COMMIT=unknown
 WORKDIR /src
 COPY CMakeLists.txt ./
 COPY cmake cmake
@@ -20,9 +22,10 @@ COPY cmd cmd
 COPY src src
 COPY testing testing
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPODIAM_BENCH=OFF \
+      -DPODIAM_GIT_COMMIT="${PODIAM_GIT_COMMIT}" \
     && ninja -C build podiam \
     && strip build/bin/podiam \
-    && build/bin/podiam --version
+    && build/bin/podiam version
 
 FROM debian:12-slim
 # Runtime libraries of the binary (ldd) and the agent's node tools; nothing else.

@@ -11,11 +11,13 @@ One control plane (the session's) and one namespace per module.
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from podiam_testenv import paths
 from podiam_testenv.agent import podiam_binary
@@ -330,3 +332,18 @@ def test_deploy_manifests_match_the_chart(helm, api, cluster, component, namespa
     finally:
         if created:
             cluster.rest.delete(f"/api/v1/namespaces/{namespace}", ok=(404,))
+
+
+def test_schema_describes_every_value_and_refuses_unknown_keys():
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+
+    def walk(value, node, path):
+        assert node.get("additionalProperties") is False or "additionalProperties" in node, path
+        for key, sub in value.items():
+            props = node.get("properties", {})
+            assert key in props, f"{path}.{key} is not in values.schema.json"
+            if isinstance(sub, dict) and props[key].get("properties"):
+                walk(sub, props[key], f"{path}.{key}")
+    walk(values, schema, "")
+    assert schema["additionalProperties"] is False

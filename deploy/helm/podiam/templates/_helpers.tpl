@@ -172,7 +172,7 @@ order, then the others sorted by name. */}}
 {{- $value := index $.flags $name }}
 {{- if kindIs "slice" $value }}
 {{- range $value }}
-- --{{ $name }}={{ . }}
+- {{ printf "--%s=%v" $name . | quote }}
 {{- end }}
 {{- else if kindIs "bool" $value }}
 {{- if $value }}
