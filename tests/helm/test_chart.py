@@ -304,9 +304,11 @@ def dry_run_all(api, docs, namespace=None):
     return out
 
 
-def test_deploy_crd_is_the_charts(helm):
-    chart_crd = (CHART / "crds" / "podidentityassociations.podiam.io.yaml").read_text()
-    assert (DEPLOY / "crds" / "podidentityassociations.podiam.io.yaml").read_text() == chart_crd
+def test_deploy_crds_are_the_charts():
+    chart_crds = sorted((CHART / "crds").glob("*.yaml"))
+    assert "podidentityassociations.podiam.io.yaml" in [c.name for c in chart_crds]
+    for crd in chart_crds:  # byte for byte
+        assert (DEPLOY / "crds" / crd.name).read_text() == crd.read_text(), crd.name
 
 
 @pytest.mark.parametrize("component,namespace,sets,files", [
