@@ -1,4 +1,5 @@
-"""The migration guides' values (docs/migrate-kube2iam.md, docs/migrate-kiam.md): the "after"
+"""The migration guides' values (docs/migrate-kube2iam.md, docs/migrate-kiam.md,
+docs/migrate-irsa-webhook.md): the "after"
 block of each renders with the pinned helm, every object is accepted by the kube-apiserver's
 server-side dry-run, and the agent gets the flags the guide promises; kiam's "before" is refused
 with messages naming what to remove, kube2iam's is accepted as it is."""
@@ -6,13 +7,16 @@ with messages naming what to remove, kube2iam's is accepted as it is."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from podiam_testenv import paths
+from podiam_testenv.agent import podiam_binary
 from podiam_testenv.helm import HelmError
+from podiam_testenv.moto import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -85,3 +89,30 @@ def test_kiam_before_is_refused_naming_what_to_remove(helm, tmp_path):
         render(helm, blocks("migrate-kiam.md")["before"], tmp_path, "kube-system")
     err = e.value.stderr
     assert "tlsSecret" in err and "deployment" in err, err
+
+
+def test_irsa_webhook_after_renders_and_is_accepted(helm, api, namespace, tmp_path):
+    docs = render(helm, blocks("migrate-irsa-webhook.md")["after"], tmp_path, namespace)
+    accepted(api, docs, namespace)
+    dep = next(d for d in docs if d["kind"] == "Deployment")
+    args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[0] == "webhook"
+    for want in ("--annotation-prefix=eks.amazonaws.com", "--token-audience=sts.amazonaws.com"):
+        assert want in args, args
+    hook = next(d for d in docs if d["kind"] == "MutatingWebhookConfiguration")
+    assert hook["webhooks"][0]["failurePolicy"] == "Fail"
+    assert {d["kind"] for d in docs} >= {"Certificate", "Issuer", "PodDisruptionBudget"}
+
+
+def test_irsa_webhook_before_flags_are_accepted_by_podiam(tmp_path):
+    command = blocks("migrate-irsa-webhook.md")["before"]["command"]
+    assert command[0] == "/webhook"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AWS_REGION": "us-east-1",
+           "AWS_EC2_METADATA_DISABLED": "true"}
+    r = subprocess.run([str(podiam_binary()), "webhook", *command[1:], "--kubeconfig", "/nonexistent",
+                        "--port", str(free_port()), "--metrics-port", str(free_port())],
+                       capture_output=True, text=True, env=env, timeout=30)
+    # Not a usage error (2): every flag parsed; it stops at the kubeconfig.
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "cannot start the webhook" in r.stderr and "kubeconfig" in r.stderr, r.stderr
+    assert "flag --namespace is ignored" in r.stderr, r.stderr
