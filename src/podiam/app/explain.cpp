@@ -5,12 +5,12 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
 
 #include "podiam/agent/container_sources.hpp"
 #include "podiam/app/kube_stack.hpp"
 #include "podiam/app/role_policy.hpp"
 #include "podiam/base/clock.hpp"
+#include "podiam/base/environment.hpp"
 #include "podiam/base/log.hpp"
 #include "podiam/explain/pod.hpp"
 #include "podiam/explain/policy.hpp"
@@ -21,7 +21,7 @@ namespace podiam::app {
 namespace {
 
 int Print(const explain::Explanation& e, const cli::ExplainConfig& config) {
-  bool colour = isatty(STDOUT_FILENO) == 1 && std::getenv("NO_COLOR") == nullptr;
+  bool colour = isatty(STDOUT_FILENO) == 1 && !ProcessEnvironment()("NO_COLOR");
   std::string text =
       config.output == "json" ? explain::RenderJson(e) : explain::RenderText(e, colour);
   std::fwrite(text.data(), 1, text.size(), stdout);

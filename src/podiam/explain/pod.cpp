@@ -17,8 +17,8 @@ using identity::Outcome;
 
 // Keeps every annotation (a prefix "" matches all keys).
 const k8s::AnnotationFilter& KeepAll() {
-  static const k8s::AnnotationFilter keep({"*"});
-  return keep;
+  static const k8s::AnnotationFilter kKeep({"*"});
+  return kKeep;
 }
 
 // The resolver needs a broker; explain never fetches credentials, so its STS refuses.
