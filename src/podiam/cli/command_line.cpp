@@ -11,6 +11,7 @@
 #include "podiam/cli/agent_command.hpp"
 #include "podiam/cli/build_info.hpp"
 #include "podiam/cli/compat_flags.hpp"
+#include "podiam/cli/explain_command.hpp"
 #include "podiam/cli/flags.hpp"
 #include "podiam/cli/oidc_command.hpp"
 #include "podiam/cli/webhook_command.hpp"
@@ -50,7 +51,8 @@ const std::array<SubcommandInfo, 7> kSubcommands = {{
     {Command::kIam, "iam",
      "IAM for IRSA: the OIDC provider, trust policies and roles for ServiceAccounts",
      AddIamCommand},
-    {Command::kExplain, "explain", "Explains which role a pod would get and why", nullptr},
+    {Command::kExplain, "explain",
+     "Explains which role a pod gets through each path, and why (or why not)", AddExplainCommand},
 }};
 
 // CLI11 messages can span lines; the contract is one line.

@@ -26,6 +26,7 @@
 
 #include "podiam/base/error.hpp"
 #include "podiam/cli/config.hpp"
+#include "podiam/cli/explain_flags.hpp"
 #include "podiam/cli/oidc_flags.hpp"
 #include "podiam/cli/webhook_flags.hpp"
 
@@ -52,12 +53,17 @@ struct IamInvocation {
   static constexpr Command kCommand = Command::kIam;
   IamConfig config;
 };
+struct ExplainInvocation {
+  static constexpr Command kCommand = Command::kExplain;
+  ExplainConfig config;
+};
 // A subcommand listed in --help whose implementation has not landed yet.
 struct PlannedInvocation {
   Command command = Command::kNone;
 };
-using SubcommandInvocation = std::variant<std::monostate, AgentInvocation, WebhookInvocation,
-                                          OidcInvocation, IamInvocation, PlannedInvocation>;
+using SubcommandInvocation =
+    std::variant<std::monostate, AgentInvocation, WebhookInvocation, OidcInvocation, IamInvocation,
+                 ExplainInvocation, PlannedInvocation>;
 
 struct Invocation {
   GlobalConfig global;

@@ -82,12 +82,12 @@ TEST(CommandLineTest, SubcommandAndGlobalFlagsInAnyOrder) {
 
 TEST(CommandLineTest, FlagsComeFromTheEnvironment) {
   ::setenv("PODIAM_LOG_FORMAT", "json", 1);  // NOLINT(concurrency-mt-unsafe): single-threaded test
-  auto r = ParseCommandLine({"podiam", "explain"});
+  auto r = ParseCommandLine({"podiam", "server"});
   ::unsetenv("PODIAM_LOG_FORMAT");  // NOLINT(concurrency-mt-unsafe)
   EXPECT_EQ(r.global.log.format, log::Format::kJson);
 
   ::setenv("PODIAM_LOG_LEVEL", "chatty", 1);  // NOLINT(concurrency-mt-unsafe)
-  auto bad = ParseCommandLine({"podiam", "explain"});
+  auto bad = ParseCommandLine({"podiam", "server"});
   ::unsetenv("PODIAM_LOG_LEVEL");  // NOLINT(concurrency-mt-unsafe)
   EXPECT_EQ(bad.exit_code, kExitUsage);
   EXPECT_THAT(bad.stderr_text, Not(HasSubstr("\n\n")));

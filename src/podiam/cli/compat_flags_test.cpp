@@ -318,7 +318,7 @@ TEST(CompatFlagsTest, Logging) {
     EXPECT_EQ(r.global.log.level, log::Level::kError);
     EXPECT_THAT(AgentOf(r).compat_warnings, IsEmpty());  // a warning would not show at that level
   }
-  EXPECT_EQ(ParseCommandLine({"podiam", "--log-level=panic", "explain"}).global.log.level,
+  EXPECT_EQ(ParseCommandLine({"podiam", "--log-level=panic", "server"}).global.log.level,
             log::Level::kError);
   EXPECT_EQ(Agent({"--log-format=JSON"}).global.log.format, log::Format::kJson);
   std::string level = "info";
