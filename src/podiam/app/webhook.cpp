@@ -3,6 +3,7 @@
 #include <atomic>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "podiam/app/process.hpp"
 #include "podiam/base/clock.hpp"
@@ -79,7 +80,13 @@ int RunWebhook(const cli::GlobalConfig& /*global*/, const cli::WebhookConfig& c)
   k8s::HttpKubeApi lookup(**kube_http, *cluster, k8s_metrics, clock,
                           {.request_timeout = c.lookup_timeout});
   const std::string kept = c.annotation_prefix + "/*";
-  k8s::ServiceAccountCache accounts({.annotation_keys = {kept}});
+  // With --container-credentials-from-annotations the role annotation selects pods too (R21).
+  const std::string role_key = c.container_credentials_from_annotations ? c.iam_role_key : "";
+  std::vector<std::string> kept_keys{kept};
+  if (!role_key.empty()) {
+    kept_keys.push_back(role_key);
+  }
+  k8s::ServiceAccountCache accounts({.annotation_keys = kept_keys});
   k8s::Informer account_informer(kube, accounts, k8s_metrics, clock, random,
                                  {.resource = k8s::resources::ServiceAccounts()});
   webhook::AssociationCache associations;
@@ -98,7 +105,7 @@ int RunWebhook(const cli::GlobalConfig& /*global*/, const cli::WebhookConfig& c)
                             "ServiceAccounts in the webhook's cache.",
                             [&accounts] { return static_cast<double>(accounts.Size()); });
 
-  webhook::KubeServiceAccounts account_directory(accounts, lookup, k8s::AnnotationFilter({kept}),
+  webhook::KubeServiceAccounts account_directory(accounts, lookup, k8s::AnnotationFilter(kept_keys),
                                                  clock);
   webhook::AnyAssociation association_directory(
       c.pod_identity_associations ? &associations : nullptr, identities ? &*identities : nullptr);
@@ -117,7 +124,8 @@ int RunWebhook(const cli::GlobalConfig& /*global*/, const cli::WebhookConfig& c)
                                               .volume_name =
                                                   c.container_credentials_token_volume_name,
                                               .token_path = c.container_credentials_token_path,
-                                              .full_uri = c.container_credentials_full_uri}},
+                                              .full_uri = c.container_credentials_full_uri,
+                                              .role_annotation = role_key}},
        .lookup_timeout = c.lookup_timeout});
 
   ops::Readiness readiness;

@@ -39,6 +39,10 @@ struct WebhookConfig {
   // ---- podiam's own
   std::string listen_address = "0.0.0.0";  // --listen-address: for --port and --metrics-port
   bool pod_identity_associations = false;  // --pod-identity-associations: watch the CRD
+  // --container-credentials-from-annotations: a ServiceAccount carrying the --iam-role-key
+  // annotation (podiam agent's role annotation) gets container credentials (docs/webhook.md R21).
+  bool container_credentials_from_annotations = false;
+  std::string iam_role_key = "iam.amazonaws.com/role";   // --iam-role-key, as for the agent
   std::chrono::milliseconds lookup_timeout{3000};        // --service-account-lookup-timeout
   std::chrono::milliseconds tls_reload_interval{10000};  // --tls-reload-interval
   int threads = 4;                                       // --threads
