@@ -103,7 +103,8 @@ def crd(cluster):
 def hook(cluster, crd, tmp_path_factory):
     certs = WebhookCerts(tmp_path_factory.mktemp("irsa-webhook-certs"))
     h = Webhook(cluster, certs, args=("--aws-default-region=us-east-1",
-                                      "--pod-identity-associations")).start()
+                                      "--pod-identity-associations",
+                                      "--container-credentials-from-annotations")).start()
     try:
         yield h
     finally:
@@ -203,3 +204,53 @@ def test_irsa_render_provider_role_webhook_token_sdk(cluster, space, kube, sts, 
     cli_out = p.run([*MOUNT_VIEW, paths.AWS_CLI, "sts", "get-caller-identity", "--query", "Arn",
                      "--output", "text"], env=run_env).stdout.strip()
     assert cli_out.startswith(assumed), cli_out
+
+
+# ---- container credentials through the webhook --------------------------------------------------
+
+PIA = "/apis/podiam.io/v1alpha1/namespaces/{ns}/podidentityassociations"
+AGENT_FLAGS = ("--container-credentials-link=lo",
+               f"--container-credentials-listen={POD_IDENTITY_IP}:80")
+
+
+@pytest.mark.parametrize("selected_by", ["association", "role-annotation"])
+def test_container_credentials_through_the_webhook(space, kube, pods, start_agent, selected_by,
+                                                   tmp_path):
+    """A pod mutated by `podiam webhook` for container credentials (an association, or the
+    ServiceAccount's iam.amazonaws.com/role under --container-credentials-from-annotations):
+    boto3 with exactly the injected variables, the token at the injected path, reaches `podiam
+    agent`'s container-credentials endpoint and gets the role the agent resolves for it."""
+    start_agent(*AGENT_FLAGS)
+    role = unique("pia-cc")
+    if selected_by == "association":
+        kube.create_service_account("cc", namespace=space)
+        kube.rest.post(PIA.format(ns=space), {
+            "apiVersion": "podiam.io/v1alpha1", "kind": "PodIdentityAssociation",
+            "metadata": {"name": "cc"},
+            "spec": {"serviceAccount": "cc", "roleArn": f"arn:aws:iam::{ACCOUNT}:role/{role}"}})
+    else:  # a bare name: the agent completes it with --base-role-arn
+        kube.create_service_account("cc", namespace=space,
+                                    annotations={"iam.amazonaws.com/role": role})
+    (p,) = pods(1)
+    pod = create_mutated_pod(kube, space, "cc", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+    name = pod["metadata"]["name"]
+    pod = kube.set_pod_status(name, pod_ip=p.ip, namespace=space)  # the kubelet started it
+    env = env_of(pod["spec"]["containers"][0])
+    assert env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == f"http://{POD_IDENTITY_IP}/v1/credentials"
+    assert pod["metadata"]["labels"]["eks.amazonaws.com/pod-identity"] == "enabled"
+    assert "AWS_ROLE_ARN" not in env
+    source = projected_source(pod, "eks-pod-identity-token")
+    assert source["audience"] == "pods.eks.amazonaws.com"
+    assert 79200 <= source["expirationSeconds"] <= 86400
+    token = kube.request_token("cc", audiences=[source["audience"]], pod=pod, namespace=space,
+                               expiration_seconds=source["expirationSeconds"])
+    (tmp_path / "token").write_text(token)  # no newline: the SDKs send it as a header
+    run_env = {k: env[k] for k in ("AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                                    "AWS_DEFAULT_REGION", "AWS_REGION")}
+    run_env["PODIAM_TOKEN_SOURCE"] = str(tmp_path / "token")
+    run_env["PODIAM_TOKEN_PATH"] = env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"]
+    out = p.run([*MOUNT_VIEW, paths.PYTHON, "-c",
+                 "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"],
+                env=run_env).stdout.strip()
+    assert out == f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{space}.{name}", out
