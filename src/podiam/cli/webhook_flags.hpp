@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "podiam/cli/webhook_certs_flags.hpp"
+
 namespace podiam::cli {
 
 struct WebhookConfig {
@@ -52,6 +54,8 @@ struct WebhookConfig {
   bool kube_insecure_skip_tls_verify = false;
   // The reference's flags podiam accepts but does not use, one warning line each.
   std::vector<std::string> compat_warnings;
+  // `podiam webhook certs ...`: make the serving certificate instead of running the webhook.
+  WebhookCertsConfig certs;
 };
 
 // Registers the flags on the `webhook` subcommand. Values are checked while parsing (a bad one is
