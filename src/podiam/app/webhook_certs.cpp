@@ -6,11 +6,11 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <system_error>
 
 #include "podiam/base/clock.hpp"
 #include "podiam/base/error.hpp"
@@ -36,8 +36,8 @@ Result<void> WriteFile(const fs::path& path, const std::string& text, mode_t mod
   ::unlink(tmp.c_str());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) {
-    return MakeError(ErrorCode::kUnavailable,
-                     "cannot create " + tmp.string() + ": " + std::strerror(errno));
+    return MakeError(ErrorCode::kUnavailable, "cannot create " + tmp.string() + ": " +
+                                                  std::system_category().message(errno));
   }
   bool ok = ::fchmod(fd, mode) == 0;
   std::size_t done = 0;
@@ -52,7 +52,7 @@ Result<void> WriteFile(const fs::path& path, const std::string& text, mode_t mod
   ok = ::fsync(fd) == 0 && ok;
   ok = ::close(fd) == 0 && ok;
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string error = std::strerror(errno);
+    std::string error = std::system_category().message(errno);
     ::unlink(tmp.c_str());
     return MakeError(ErrorCode::kUnavailable, "cannot write " + path.string() + ": " + error);
   }
