@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "podiam/cli/agent_command.hpp"
+#include "podiam/cli/build_info.hpp"
 #include "podiam/cli/compat_flags.hpp"
 #include "podiam/cli/flags.hpp"
 #include "podiam/cli/oidc_command.hpp"
@@ -178,6 +179,8 @@ Invocation ParseCommandLine(const std::vector<std::string>& args) {
     auto* sub = app.add_subcommand(s.name, s.description);
     subs.push_back({sub, s.command, s.add != nullptr ? s.add(*sub, log_flags) : nullptr});
   }
+  // After the subcommands: they would inherit it.
+  app.footer("`podiam version` prints the version, commit and build details.");
   // Help of the subcommand that asked for it, else of podiam.
   auto help_text = [&app, &subs]() {
     for (const auto& sub : subs) {
@@ -196,6 +199,11 @@ Invocation ParseCommandLine(const std::vector<std::string>& args) {
   // kube2iam's chart passes its flags with no subcommand (its image's entrypoint is kube2iam): a
   // command line that starts with a flag and names no subcommand is `podiam agent`.
   std::vector<std::string> given = args;
+  if (given.size() == 2 && given[1] == "version") {  // podiam version: build information
+    inv.stdout_text = BuildInfo();
+    inv.exit_code = 0;
+    return inv;
+  }
   auto names_a_subcommand =
       std::any_of(given.begin() + (given.empty() ? 0 : 1), given.end(), [](const std::string& a) {
         return std::any_of(kSubcommands.begin(), kSubcommands.end(),

@@ -37,6 +37,23 @@ TEST(CommandLineTest, VersionAndHelpExitZero) {
   EXPECT_THAT(none.stdout_text, HasSubstr("explain"));
 }
 
+TEST(CommandLineTest, VersionSubcommandPrintsBuildInformation) {
+  auto v = ParseCommandLine({"podiam", "version"});
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_TRUE(v.stdout_text.starts_with("podiam 0.1.0\ncommit: ")) << v.stdout_text;
+  EXPECT_THAT(v.stdout_text, HasSubstr("\nbuild type: "));
+  EXPECT_THAT(v.stdout_text, HasSubstr("\ncompiler: "));
+  EXPECT_THAT(v.stdout_text, HasSubstr("\nsanitizers: "));
+  EXPECT_EQ(v.stdout_text.back(), '\n');
+  EXPECT_TRUE(v.stderr_text.empty());
+  // It takes no arguments: anything after it is a usage error.
+  auto extra = ParseCommandLine({"podiam", "version", "--short"});
+  EXPECT_EQ(extra.exit_code, 2);
+  EXPECT_EQ(NewlineCount(extra.stderr_text), 1);
+  auto help = ParseCommandLine({"podiam", "--help"});
+  EXPECT_THAT(help.stdout_text, HasSubstr("podiam version"));
+}
+
 TEST(CommandLineTest, UnknownFlagIsOneLineAndExitTwo) {
   auto r = ParseCommandLine({"podiam", "--frobnicate"});
   EXPECT_EQ(r.exit_code, kExitUsage);
