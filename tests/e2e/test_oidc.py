@@ -438,3 +438,93 @@ def test_iam_thumbprint_auto_is_the_top_certificate(sts, tls, tmp_path):
         assert got["ThumbprintList"] == [want]
     finally:
         stop_serve(proc)
+
+
+# ---- check over HTTPS ----
+
+# A private network namespace (only `lo`, no routes: nothing can leave it) and mount namespace in
+# which the issuer's host name resolves to 127.0.0.1 (/etc/hosts bind-mounted), with `podiam oidc
+# serve` on port 443 as the issuer's web server, then the given `podiam oidc check` command: the
+# check fetches ISSUER's documents over HTTPS exactly as it would from the real host.
+ISSUER_VIEW = """
+set -e
+ip link set lo up
+mount --bind "$PODIAM_HOSTS" /etc/hosts
+"$PODIAM" oidc serve --issuer "$PODIAM_ISSUER" --key "$PODIAM_KEY" --listen 127.0.0.1:443 \
+  --tls-cert-file "$PODIAM_TLS/issuer.crt" --tls-key-file "$PODIAM_TLS/issuer.key" \
+  >"$PODIAM_TLS/serve.log" 2>&1 &
+serve=$!
+for _ in $(seq 100); do
+  if (exec 3<>/dev/tcp/127.0.0.1/443) 2>/dev/null; then break; fi
+  sleep 0.1
+done
+set +e
+"$@"
+rc=$?
+kill "$serve"
+wait "$serve" || true
+exit $rc
+"""
+
+
+@pytest.fixture
+def issuer_tls(tls):
+    """A serving certificate for the issuer's host name from the test CA (`tls`), another CA that
+    did not sign it, and a hosts file naming the issuer's host 127.0.0.1."""
+    host = HOST_PATH.split("/", 1)[0]
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", tls / "issuer.key", "-out", tls / "issuer.csr", "-subj", f"/CN={host}")
+    (tls / "issuer.ext").write_text(f"subjectAltName=DNS:{host}\n")
+    openssl("x509", "-req", "-in", tls / "issuer.csr", "-CA", tls / "ca.crt", "-CAkey",
+            tls / "ca.key", "-CAcreateserial", "-out", tls / "issuer.crt", "-days", "1",
+            "-extfile", tls / "issuer.ext")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", tls / "other-ca.key", "-out", tls / "other-ca.crt", "-subj",
+            "/CN=another CA", "-days", "1", "-addext", "basicConstraints=critical,CA:TRUE")
+    (tls / "hosts").write_text(f"127.0.0.1 localhost {host}\n")
+    return tls
+
+
+def check_in_issuer_view(tls: Path, key: Path, *check_args):
+    env = {"PATH": os.environ["PATH"], "AWS_REGION": "us-east-1",
+           "AWS_EC2_METADATA_DISABLED": "true", "PODIAM": str(podiam_binary()),
+           "PODIAM_ISSUER": ISSUER, "PODIAM_KEY": str(key), "PODIAM_TLS": str(tls),
+           "PODIAM_HOSTS": str(tls / "hosts")}
+    cmd = ["unshare", "--net", "--mount", "--propagation", "private", "bash", "-c", ISSUER_VIEW,
+           "issuer-view", str(podiam_binary()), "oidc", "check", "--issuer", ISSUER,
+           *map(str, check_args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_check_fetches_over_https_with_ca_file(issuer_tls, tmp_path):
+    """`oidc check` without --dir: discovery and JWKS fetched over HTTPS from the issuer's host,
+    trusting --ca-file; a token signed with the published key verifies. With a CA that did not
+    sign the server's certificate, the check fails and says so."""
+    openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+            "-out", tmp_path / "sa.key")
+    openssl("pkey", "-in", tmp_path / "sa.key", "-pubout", "-out", tmp_path / "sa.pub")
+    out = render(tmp_path, tmp_path / "sa.pub")
+    (jwk,) = json.loads((out / "keys.json").read_text())["keys"]
+    now = int(time.time())
+    tok = jwt.encode({"iss": ISSUER, "sub": "system:serviceaccount:apps:web", "aud": [AUD],
+                      "iat": now, "nbf": now, "exp": now + 600},
+                     (tmp_path / "sa.key").read_text(), algorithm="RS256",
+                     headers={"kid": jwk["kid"]})
+    (tmp_path / "token").write_text(tok)
+
+    r = check_in_issuer_view(issuer_tls, tmp_path / "sa.pub", "--ca-file",
+                             issuer_tls / "ca.crt", "--token", tmp_path / "token")
+    serve_log = (issuer_tls / "serve.log").read_text(errors="replace")
+    assert r.returncode == 0, f"{r.stdout}{r.stderr}\nserve:\n{serve_log}"
+    assert f"key {jwk['kid']} RS256 2048 bits" in r.stdout, r.stdout
+    assert "token ok: subject system:serviceaccount:apps:web" in r.stdout, r.stdout
+    assert f"ok: IAM can use issuer {ISSUER}" in r.stdout, r.stdout
+
+    r = check_in_issuer_view(issuer_tls, tmp_path / "sa.pub", "--ca-file",
+                             issuer_tls / "other-ca.crt")
+    assert r.returncode == 1, f"{r.stdout}{r.stderr}"
+    assert "ok: IAM can use" not in r.stdout
+    message = r.stdout + r.stderr
+    assert f"GET {ISSUER}/.well-known/openid-configuration" in message, message
+    assert "TLS certificate verification failed" in message, message
+    assert "does not chain to --ca-file" in message, message

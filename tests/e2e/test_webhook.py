@@ -20,7 +20,7 @@ from podiam_testenv import gosdk, paths
 from podiam_testenv.cluster import ApiError
 from podiam_testenv.kube import Kube, unique
 from podiam_testenv.moto import free_port
-from podiam_testenv.webhook import TEST_LABEL, Webhook, WebhookCerts, served_serial
+from podiam_testenv.webhook import MOUNT_VIEW, TEST_LABEL, Webhook, WebhookCerts, served_serial
 
 pytestmark = pytest.mark.e2e
 
@@ -281,11 +281,6 @@ SDKS = {
         [*MOUNT_VIEW, paths.tool("node"), paths.JS_DIR / "whoami.mjs"], env=env, cwd=paths.JS_DIR),
 }
 
-# The pod's mount view, as the kubelet would make it: a private mount namespace in which the
-# projected token sits at the path the webhook injected (a tmpfs over /run, /var/run's target).
-MOUNT_VIEW = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-              'mount -t tmpfs tmpfs /run && mkdir -p "$(dirname "$PODIAM_TOKEN_PATH")" && '
-              'cp "$PODIAM_TOKEN_SOURCE" "$PODIAM_TOKEN_PATH" && exec "$@"', "mount-view"]
 
 
 @pytest.mark.parametrize("sdk", sorted(SDKS))

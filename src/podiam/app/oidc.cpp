@@ -113,6 +113,13 @@ int Render(const cli::OidcConfig& c) {
 Result<std::string> Fetch(http::HttpClient& http, const std::string& url) {
   auto r = http.Send({.url = url, .timeout = std::chrono::seconds(10)});
   if (!r) {
+    if (r.error().message().find("certificate verification failed") != std::string::npos) {
+      return MakeError(r.error().code(),
+                       "GET " + url + ": " + r.error().message() +
+                           " (the server's certificate does not chain to --ca-file, or to the "
+                           "system's trust store without it; STS itself needs a chain to a "
+                           "public CA)");
+    }
     return tl::unexpected(r.error().Wrap("GET " + url));
   }
   if (r->status != 200) {

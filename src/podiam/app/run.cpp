@@ -6,6 +6,7 @@
 #include "podiam/app/explain.hpp"
 #include "podiam/app/oidc.hpp"
 #include "podiam/app/webhook.hpp"
+#include "podiam/app/webhook_certs.hpp"
 #include "podiam/base/log.hpp"
 
 namespace podiam::app {
@@ -18,6 +19,9 @@ struct Dispatch {
   int operator()(const std::monostate& /*none*/) const { return 0; }
   int operator()(const cli::AgentInvocation& agent) const { return RunAgent(global, agent.config); }
   int operator()(const cli::WebhookInvocation& webhook) const {
+    if (webhook.config.certs.requested) {
+      return RunWebhookCerts(webhook.config.certs);
+    }
     return RunWebhook(global, webhook.config);
   }
   int operator()(const cli::OidcInvocation& oidc) const { return RunOidc(global, oidc.config); }

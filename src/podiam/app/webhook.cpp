@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "podiam/app/kube_stack.hpp"
 #include "podiam/app/ops_stack.hpp"
@@ -34,6 +36,11 @@ class MainHandler final : public http::Handler {
   webhook::AdmissionHandler& admission_;
 };
 
+// With --container-credentials-from-annotations the role annotation selects pods too (R21).
+std::string RoleAnnotation(const cli::WebhookConfig& c) {
+  return c.container_credentials_from_annotations ? c.iam_role_key : std::string();
+}
+
 webhook::AdmissionHandlerOptions AdmissionOptions(const cli::WebhookConfig& c) {
   return {
       .mutation = {.annotation_prefix = c.annotation_prefix,
@@ -47,7 +54,8 @@ webhook::AdmissionHandlerOptions AdmissionOptions(const cli::WebhookConfig& c) {
                                              .volume_name =
                                                  c.container_credentials_token_volume_name,
                                              .token_path = c.container_credentials_token_path,
-                                             .full_uri = c.container_credentials_full_uri}},
+                                             .full_uri = c.container_credentials_full_uri,
+                                             .role_annotation = RoleAnnotation(c)}},
       .lookup_timeout = c.lookup_timeout};
 }
 
@@ -84,8 +92,11 @@ int RunWebhook(const cli::GlobalConfig& /*global*/, const cli::WebhookConfig& c)
   if (!kube) {
     return fail("kubernetes", kube.error());
   }
-  const std::string kept = c.annotation_prefix + "/*";
-  k8s::ServiceAccountCache accounts({.annotation_keys = {kept}});
+  std::vector<std::string> kept{c.annotation_prefix + "/*"};
+  if (!RoleAnnotation(c).empty()) {
+    kept.push_back(RoleAnnotation(c));
+  }
+  k8s::ServiceAccountCache accounts({.annotation_keys = kept});
   (*kube)->Watch(accounts, {.resource = k8s::resources::ServiceAccounts()});
   webhook::AssociationCache associations;
   if (c.pod_identity_associations) {
@@ -101,7 +112,7 @@ int RunWebhook(const cli::GlobalConfig& /*global*/, const cli::WebhookConfig& c)
                                   [&accounts] { return static_cast<double>(accounts.Size()); });
   webhook::KubeServiceAccounts account_directory(
       accounts, (*kube)->ApiWith({.request_timeout = c.lookup_timeout}),
-      k8s::AnnotationFilter({kept}), clock);
+      k8s::AnnotationFilter(kept), clock);
   webhook::AnyAssociation association_directory(
       c.pod_identity_associations ? &associations : nullptr, identities ? &*identities : nullptr);
   webhook::WebhookMetrics webhook_metrics(ops.registry());

@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "podiam/cli/webhook_certs_flags.hpp"
 #include "podiam/cli/webhook_flags.hpp"
 
 namespace podiam::cli {
@@ -10,8 +11,15 @@ std::function<Result<SubcommandInvocation>()> AddWebhookCommand(CLI::App& sub,
                                                                 const GlobalLogFlags& /*log*/) {
   auto invocation = std::make_shared<WebhookInvocation>();
   AddWebhookFlags(sub, invocation->config);
-  return
-      [invocation]() -> Result<SubcommandInvocation> { return SubcommandInvocation(*invocation); };
+  auto* certs = sub.add_subcommand(
+      "certs",
+      "Writes a CA and a serving certificate for SERVICE.NAMESPACE.svc to --out and prints the "
+      "caBundle");
+  AddWebhookCertsFlags(*certs, invocation->config.certs);
+  return [invocation, certs]() -> Result<SubcommandInvocation> {
+    invocation->config.certs.requested = certs->parsed();
+    return SubcommandInvocation(*invocation);
+  };
 }
 
 }  // namespace podiam::cli

@@ -143,6 +143,13 @@ void AddWebhookFlags(CLI::App& sub, WebhookConfig& c) {
           "Watch PodIdentityAssociations (podiam.io/v1alpha1, deploy/crds/) and give their "
           "ServiceAccounts' pods container credentials",
           g);
+  AddBool(sub, "--container-credentials-from-annotations", c.container_credentials_from_annotations,
+          "Also give container credentials to pods whose ServiceAccount carries --iam-role-key "
+          "(the role podiam agent's container-credentials endpoint serves)",
+          g);
+  Add(sub, "--iam-role-key", c.iam_role_key,
+      "ServiceAccount annotation naming the role, as the agent's --iam-role-key", g)
+      ->check(NonEmpty());
   AddMillis(sub, "--service-account-lookup-timeout", c.lookup_timeout,
             "Budget for reading a ServiceAccount missing from the cache from the apiserver");
   AddMillis(sub, "--tls-reload-interval", c.tls_reload_interval,

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "podiam/cli/webhook_certs_flags.hpp"
+
 namespace podiam::cli {
 
 struct WebhookConfig {
@@ -39,6 +41,10 @@ struct WebhookConfig {
   // ---- podiam's own
   std::string listen_address = "0.0.0.0";  // --listen-address: for --port and --metrics-port
   bool pod_identity_associations = false;  // --pod-identity-associations: watch the CRD
+  // --container-credentials-from-annotations: a ServiceAccount carrying the --iam-role-key
+  // annotation (podiam agent's role annotation) gets container credentials (docs/webhook.md R21).
+  bool container_credentials_from_annotations = false;
+  std::string iam_role_key = "iam.amazonaws.com/role";   // --iam-role-key, as for the agent
   std::chrono::milliseconds lookup_timeout{3000};        // --service-account-lookup-timeout
   std::chrono::milliseconds tls_reload_interval{10000};  // --tls-reload-interval
   int threads = 4;                                       // --threads
@@ -48,6 +54,8 @@ struct WebhookConfig {
   bool kube_insecure_skip_tls_verify = false;
   // The reference's flags podiam accepts but does not use, one warning line each.
   std::vector<std::string> compat_warnings;
+  // `podiam webhook certs ...`: make the serving certificate instead of running the webhook.
+  WebhookCertsConfig certs;
 };
 
 // Registers the flags on the `webhook` subcommand. Values are checked while parsing (a bad one is

@@ -67,6 +67,24 @@ TEST(WebhookFlags, ContainerCredentialsFlags) {
             "http://127.0.0.1:80/creds");
 }
 
+TEST(WebhookFlags, RoleAnnotationSelectsContainerCredentialsOnlyWhenAsked) {
+  auto inv = ParseCommandLine({"podiam", "webhook"});
+  ASSERT_FALSE(inv.exit_code) << inv.stderr_text;
+  EXPECT_FALSE(
+      std::get<WebhookInvocation>(inv.subcommand).config.container_credentials_from_annotations);
+  EXPECT_EQ(std::get<WebhookInvocation>(inv.subcommand).config.iam_role_key,
+            "iam.amazonaws.com/role");
+  inv = ParseCommandLine({"podiam", "webhook", "--container-credentials-from-annotations",
+                          "--iam-role-key=example.com/role"});
+  ASSERT_FALSE(inv.exit_code) << inv.stderr_text;
+  EXPECT_TRUE(
+      std::get<WebhookInvocation>(inv.subcommand).config.container_credentials_from_annotations);
+  EXPECT_EQ(std::get<WebhookInvocation>(inv.subcommand).config.iam_role_key, "example.com/role");
+  inv = ParseCommandLine({"podiam", "webhook", "--iam-role-key="});
+  ASSERT_TRUE(inv.exit_code);
+  EXPECT_EQ(*inv.exit_code, 2);
+}
+
 TEST(WebhookFlags, BadValuesAreOneLineExitTwo) {
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {"--port=0"},

@@ -1,9 +1,10 @@
 // Golden compatibility table: for each pod/ServiceAccount input, the JSON Patch that
 // amazon-eks-pod-identity-webhook (commit 3bf80a3) produces, derived from its documented
-// behaviour (docs/webhook.md "What is injected", rules R1..R20). Each case names the rule it
-// checks. Patches compare as JSON values; container objects carry the fields of the input (the
-// reference re-encodes them through Go types, which only adds an empty `resources`: see
-// docs/webhook.md, difference D2).
+// behaviour (docs/webhook.md "What is injected", rules R1..R21). Each case names the rule it
+// checks; R19 and R21 are podiam's own (no patch when nothing changes; the role annotation
+// selecting container credentials), not the reference's. Patches compare as JSON values; container
+// objects carry the fields of the input (the reference re-encodes them through Go types, which only
+// adds an empty `resources`: see docs/webhook.md, difference D2).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -90,6 +91,12 @@ MutationSettings WithRegion(std::string region) {
 MutationSettings WithRegionalSts() {
   MutationSettings s;
   s.regional_sts = true;
+  return s;
+}
+// podiam's --container-credentials-from-annotations (R21), with `key` as --iam-role-key.
+MutationSettings WithRoleAnnotationMode(std::string key = "iam.amazonaws.com/role") {
+  MutationSettings s;
+  s.container_credentials.role_annotation = std::move(key);
   return s;
 }
 k8s::Annotations Sa(std::initializer_list<std::pair<const std::string, std::string>> extra) {
@@ -394,6 +401,47 @@ std::vector<Case> Cases() {
        .settings = WithRegionalSts(),
        .patch =
            R"([{"op":"add","path":"/metadata/labels/eks.amazonaws.com~1pod-identity","value":"enabled"},)" +
+           AddVolumes(kCcVolume) + "," + Containers(C("app", kCcEnv, kCcMount)) + "]"},
+      {.name = "role_annotation_selects_container_credentials",
+       .rule = "R21 R17",
+       .pod = Pod(plain),
+       .account = {{"iam.amazonaws.com/role", "app"}},
+       .settings = WithRoleAnnotationMode(),
+       .patch =
+           R"([{"op":"add","path":"/metadata/labels","value":{"eks.amazonaws.com/pod-identity":"enabled"}},)" +
+           AddVolumes(kCcVolume) + "," + Containers(C("app", kCcEnv, kCcMount)) + "]"},
+      {.name = "role_annotation_ignored_when_the_mode_is_off",
+       .rule = "R21 R1",
+       .pod = Pod(plain),
+       .account = {{"iam.amazonaws.com/role", "app"}},
+       .patch = ""},
+      {.name = "role_annotation_wins_over_role_arn",
+       .rule = "R21 R14",
+       .pod = Pod(plain, "", R"(,"labels":{})"),
+       .account = Sa({{"iam.amazonaws.com/role", "arn:aws:iam::111122223333:role/app"}}),
+       .settings = WithRoleAnnotationMode(),
+       .patch =
+           R"([{"op":"add","path":"/metadata/labels/eks.amazonaws.com~1pod-identity","value":"enabled"},)" +
+           AddVolumes(kCcVolume) + "," + Containers(C("app", kCcEnv, kCcMount)) + "]"},
+      {.name = "empty_role_annotation_leaves_irsa",
+       .rule = "R21 R1",
+       .pod = Pod(plain),
+       .account = Sa({{"iam.amazonaws.com/role", ""}}),
+       .settings = WithRoleAnnotationMode(),
+       .patch = "[" + AddVolumes() + "," + Containers(mutated) + "]"},
+      {.name = "role_annotation_under_another_key",
+       .rule = "R21",
+       .pod = Pod(plain),
+       .account = {{"iam.amazonaws.com/role", "app"}},
+       .settings = WithRoleAnnotationMode("example.com/role"),
+       .patch = ""},
+      {.name = "role_annotation_custom_key_selects",
+       .rule = "R21",
+       .pod = Pod(plain),
+       .account = {{"example.com/role", "app"}},
+       .settings = WithRoleAnnotationMode("example.com/role"),
+       .patch =
+           R"([{"op":"add","path":"/metadata/labels","value":{"eks.amazonaws.com/pod-identity":"enabled"}},)" +
            AddVolumes(kCcVolume) + "," + Containers(C("app", kCcEnv, kCcMount)) + "]"},
       {.name = "already_mutated_no_change",
        .rule = "R19",

@@ -238,6 +238,18 @@ std::string_view ModeName(Mode mode) {
   return "none";
 }
 
+bool SelectsContainerCredentials(const MutationInput& input, const MutationSettings& settings) {
+  if (input.container_credentials) {
+    return true;
+  }
+  const std::string& key = settings.container_credentials.role_annotation;
+  if (key.empty() || input.service_account == nullptr) {
+    return false;
+  }
+  const auto* role = Lookup(*input.service_account, key);
+  return role != nullptr && !role->empty();
+}
+
 ServiceAccountSettings ReadServiceAccount(const k8s::Annotations& annotations,
                                           const MutationSettings& settings) {
   const std::string prefix = settings.annotation_prefix + "/";
@@ -333,7 +345,7 @@ Result<Mutation> Mutate(const OJson& pod, const MutationInput& input,
     }
     return fallback;
   };
-  if (input.container_credentials) {
+  if (SelectsContainerCredentials(input, settings)) {
     const auto& cc = settings.container_credentials;
     // The reference reads only regional STS and expiration from the SA here, and falls back to
     // false / 86400 (not the flags) when the SA is unknown.

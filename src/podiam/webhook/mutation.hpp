@@ -1,7 +1,7 @@
 // The pod mutation of `podiam webhook`, as a pure function: pod + what is known about its
 // ServiceAccount + settings -> RFC 6902 JSON Patch. It reproduces what
 // amazon-eks-pod-identity-webhook injects (docs/webhook.md, "What is injected"; each rule there
-// has a number, R1..R20, that the golden test names), with the differences listed in
+// has a number, R1..R21, that the golden test names), with the differences listed in
 // docs/webhook.md "Differences from the reference".
 //
 // Thread-safety: pure functions; `random` is the only state touched (the jittered expiration of
@@ -40,6 +40,10 @@ struct ContainerCredentialsSettings {
   std::string volume_name = "eks-pod-identity-token";
   std::string token_path = "eks-pod-identity-token";
   std::string full_uri = "http://169.254.170.23/v1/credentials";
+  // podiam (--container-credentials-from-annotations with --iam-role-key): a ServiceAccount
+  // carrying this annotation with a non-empty value is selected for container credentials, as
+  // by an association (R21). Empty: off, as in the reference.
+  std::string role_annotation;
 };
 
 struct MutationSettings {
@@ -71,7 +75,7 @@ struct MutationInput {
   // The pod's ServiceAccount's annotations; nullptr when the ServiceAccount does not exist.
   const k8s::Annotations* service_account = nullptr;
   // An association (or the identities file) selects this ServiceAccount for container
-  // credentials (R14).
+  // credentials (R14). Its role annotation may select it too (R21).
   bool container_credentials = false;
 };
 
@@ -83,6 +87,10 @@ struct Mutation {
   bool changed = false;
   std::int64_t token_expiration = 0;  // of the injected projected token
 };
+
+// Whether the pod's ServiceAccount gets container credentials: an association selects it (R14),
+// or it carries settings.container_credentials.role_annotation (R21).
+bool SelectsContainerCredentials(const MutationInput& input, const MutationSettings& settings);
 
 // kInvalidArgument when the pod is not shaped like a Pod (spec/metadata not objects, containers
 // not an array of objects, env not a list of {name,...}, ...), as the reference's decoding fails.

@@ -31,6 +31,15 @@ from .moto import free_port
 
 TEST_LABEL = "podiam.io/webhook-test"
 
+# The pod's mount view, as the kubelet would make it: a private mount namespace in which the
+# projected token sits at the path the webhook injected (a tmpfs over /run, /var/run's target).
+# Prefix a command with it and set PODIAM_TOKEN_SOURCE (a token file of the test) and
+# PODIAM_TOKEN_PATH (the injected AWS_WEB_IDENTITY_TOKEN_FILE or
+# AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE) in its environment.
+MOUNT_VIEW = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+              'mount -t tmpfs tmpfs /run && mkdir -p "$(dirname "$PODIAM_TOKEN_PATH")" && '
+              'cp "$PODIAM_TOKEN_SOURCE" "$PODIAM_TOKEN_PATH" && exec "$@"', "mount-view"]
+
 
 def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
