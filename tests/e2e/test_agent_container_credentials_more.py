@@ -4,14 +4,16 @@ real apiserver, moto behind the counting STS proxy and unmodified SDKs
 
 - `targetRoleArn`: two AssumeRole calls, the second signed with the first's credentials, and the
   SDK prints the target role's ARN;
+- `status.conditions` of PodIdentityAssociation objects written by the agent;
 
 Helpers and the CRD fixture come from test_agent_container_credentials.py (same directory).
 """
 
 import json
+import time
 
 import pytest
-from podiam_testenv.imds_client import WHOAMI_PY
+from podiam_testenv.imds_client import ALLOWED, WHOAMI_PY
 from test_agent_container_credentials import (FLAGS, PIA, assumed, associate, crd, get,  # noqa: F401
                                               role_arn, setup_namespace, start_pod, tags_sent,
                                               wait_for)
@@ -69,4 +71,46 @@ def test_target_role_arn_chains_two_assume_role_calls(crd, kube, pods, start_age
 
     wait_for(lambda: get(pod, token)[0] == 403, what="the namespace policy to refuse the new target")
     assert agent.metric("podiam_container_credentials_refusals_total", reason="denied") >= 1
+
+
+def _conditions(kube, ns, name) -> tuple[dict, dict]:
+    obj = kube.rest.get(f"{PIA.format(ns=ns)}/{name}")
+    status = obj.get("status") or {}
+    return obj, {c["type"]: c for c in status.get("conditions") or []}
+
+
+def test_associations_get_status_conditions(crd, kube, start_agent):
+    agent = start_agent(*FLAGS)
+    ns = setup_namespace(kube)
+    associate(kube, ns, "invalid", "a", "bad name!")  # passes the CRD's pattern, not IAM's rules
+    associate(kube, ns, "denied", "b", "admin")  # the namespace allows only pia-*
+    associate(kube, ns, "ok", "c", "pia-ok")
+
+    def settled(name, status, reason):
+        obj, conds = _conditions(kube, ns, name)
+        gen = obj["metadata"]["generation"]
+        ok = all(conds.get(t, {}).get("status") == status and conds[t].get("reason") == reason
+                 and conds[t].get("observedGeneration") == gen for t in ("Accepted", "Ready"))
+        return obj if ok and obj["status"].get("observedGeneration") == gen else None
+
+    wait_for(lambda: settled("invalid", "False", "InvalidRoleArn"), what="InvalidRoleArn")
+    denied = wait_for(lambda: settled("denied", "False", "DeniedByNamespacePolicy"),
+                      what="DeniedByNamespacePolicy")
+    ok = wait_for(lambda: settled("ok", "True", "Accepted"), what="Accepted")
+    assert "role/pia-ok" in ok["status"]["conditions"][0]["message"]
+    assert denied["status"]["conditions"][0]["message"], denied["status"]
+
+    # Written once: the agent does not rewrite an unchanged status.
+    time.sleep(2)
+    assert _conditions(kube, ns, "ok")[0]["metadata"]["resourceVersion"] == \
+        ok["metadata"]["resourceVersion"]
+
+    # A spec change bumps the generation and the status follows it.
+    kube.rest.patch(f"{PIA.format(ns=ns)}/ok", {"spec": {"roleArn": role_arn("admin")}})
+    wait_for(lambda: settled("ok", "False", "DeniedByNamespacePolicy"), what="the new generation")
+    # The namespace allowing admin makes the denied one Ready.
+    kube.rest.patch(f"/api/v1/namespaces/{ns}",
+                    {"metadata": {"annotations": {ALLOWED: json.dumps(["pia-*", "admin"])}}})
+    wait_for(lambda: settled("denied", "True", "Accepted"), what="the namespace change")
+    assert "cannot write PodIdentityAssociation status" not in agent.log_text()
 
