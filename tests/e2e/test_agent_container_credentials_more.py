@@ -5,6 +5,7 @@ real apiserver, moto behind the counting STS proxy and unmodified SDKs
 - `targetRoleArn`: two AssumeRole calls, the second signed with the first's credentials, and the
   SDK prints the target role's ARN;
 - `status.conditions` of PodIdentityAssociation objects written by the agent;
+- a pod reaching the endpoint over IPv6 ([fd00:ec2::23]);
 
 Helpers and the CRD fixture come from test_agent_container_credentials.py (same directory).
 """
@@ -13,6 +14,7 @@ import json
 import time
 
 import pytest
+from podiam_testenv import paths
 from podiam_testenv.imds_client import ALLOWED, WHOAMI_PY
 from test_agent_container_credentials import (FLAGS, PIA, assumed, associate, crd, get,  # noqa: F401
                                               role_arn, setup_namespace, start_pod, tags_sent,
@@ -21,6 +23,7 @@ from test_agent_container_credentials import (FLAGS, PIA, assumed, associate, cr
 pytestmark = pytest.mark.e2e
 
 TARGET_ACCOUNT = "210987654321"
+POD_IDENTITY_IP6 = "fd00:ec2::23"
 
 
 def test_target_role_arn_chains_two_assume_role_calls(crd, kube, pods, start_agent, sts):
@@ -113,4 +116,27 @@ def test_associations_get_status_conditions(crd, kube, start_agent):
                     {"metadata": {"annotations": {ALLOWED: json.dumps(["pia-*", "admin"])}}})
     wait_for(lambda: settled("denied", "True", "Accepted"), what="the namespace change")
     assert "cannot write PodIdentityAssociation status" not in agent.log_text()
+
+
+def _route6(pod):
+    """The pod's route to the endpoint's IPv6 address, as the EKS CNI gives pods."""
+    pod.run([paths.tool("ip"), "-6", "route", "add", f"{POD_IDENTITY_IP6}/128", "via",
+             pod.gateway6, "dev", "eth0"])
+
+
+def test_a_pod_reaches_the_endpoint_over_ipv6(crd, kube, pods, start_agent):
+    (pod,) = pods(1, ipv6=True)  # also turns IPv6 on in the node namespace
+    _route6(pod)
+    agent = start_agent("--container-credentials-link=lo",
+                        f"--container-credentials-listen=[{POD_IDENTITY_IP6}]:80",
+                        "--cluster-name=podiam-e2e")
+    ns = setup_namespace(kube)
+    associate(kube, ns, "app", "app", "pia-v6")
+    obj, _, env = start_pod(kube, pod, ns)
+    kube.set_pod_status(obj["metadata"]["name"], pod_ip=pod.ip, pod_ips=[pod.ip, pod.ip6],
+                        namespace=ns)
+    env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = f"http://[{POD_IDENTITY_IP6}]/v1/credentials"
+    arn = json.loads(pod.python(WHOAMI_PY, env=env).stdout)
+    assert arn == assumed("pia-v6", ns, obj)
+    assert agent.metric("podiam_container_credentials_requests_total", code="200") >= 1
 
