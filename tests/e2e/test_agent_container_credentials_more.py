@@ -6,12 +6,15 @@ real apiserver, moto behind the counting STS proxy and unmodified SDKs
   SDK prints the target role's ARN;
 - `status.conditions` of PodIdentityAssociation objects written by the agent;
 - a pod reaching the endpoint over IPv6 ([fd00:ec2::23]);
+- hostNetwork pods: refused by default, served with --container-credentials-host-network.
 
 Helpers and the CRD fixture come from test_agent_container_credentials.py (same directory).
 """
 
 import json
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from podiam_testenv import paths
@@ -140,3 +143,32 @@ def test_a_pod_reaches_the_endpoint_over_ipv6(crd, kube, pods, start_agent):
     assert arn == assumed("pia-v6", ns, obj)
     assert agent.metric("podiam_container_credentials_requests_total", code="200") >= 1
 
+
+def test_host_network_pods_are_refused_unless_the_flag_allows_them(crd, kube, node, start_agent):
+    ns = setup_namespace(kube)
+    associate(kube, ns, "app", "app", "pia-hostnet")
+    kube.create_service_account("app", namespace=ns)
+    kube.wait_service_account("app", namespace=ns)
+    obj = kube.run_pod(namespace=ns, service_account="app", host_network=True)
+    token = kube.request_token("app", audiences=("pods.eks.amazonaws.com",), pod=obj,
+                               namespace=ns, expiration_seconds=3600)
+    home = Path(tempfile.mkdtemp(prefix="podiam-hostnet-"))
+    token_file = home / "eks-pod-identity-token"
+    token_file.write_text(token)
+    env = {"PATH": f"{paths.VENV_BIN}:/usr/bin:/bin", "HOME": str(home),
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+           "AWS_ENDPOINT_URL_STS": node.sts_endpoint,
+           "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://169.254.170.23/v1/credentials",
+           "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": str(token_file)}
+
+    # Default: refused (a hostNetwork pod has no address of its own to check the source against).
+    agent = start_agent(*FLAGS)
+    refused = node.run([paths.PYTHON, "-c", WHOAMI_PY], env=env, check=False)
+    assert refused.returncode != 0
+    assert agent.metric("podiam_container_credentials_refusals_total", reason="host_network") >= 1
+    assert agent.stop() == 0
+
+    # With the flag: the SDK on the node (source = a node address) gets the pod's role.
+    agent = start_agent(*FLAGS, "--container-credentials-host-network")
+    arn = json.loads(node.run([paths.PYTHON, "-c", WHOAMI_PY], env=env).stdout)
+    assert arn == assumed("pia-hostnet", ns, obj)
