@@ -10,7 +10,8 @@ namespace podiam::agent {
 std::size_t AssociationView::MemoryBytes() const {
   return sizeof(*this) + namespace_name.capacity() + name.capacity() + uid.capacity() +
          resource_version.capacity() + service_account.capacity() + role_arn.capacity() +
-         target_role_arn.capacity() + external_id.capacity() + policy.capacity();
+         target_role_arn.capacity() + external_id.capacity() + policy.capacity() +
+         conditions.size() * sizeof(StoredCondition);
 }
 
 k8s::Resource PodIdentityAssociations() {
@@ -44,11 +45,84 @@ Result<AssociationView> AssociationFromJson(const k8s::Json& object) {
       d != nullptr && d->is_boolean()) {
     v.disable_session_tags = d->get<bool>();
   }
+  if (const k8s::Json* m = k8s::Find(object, "metadata"); m != nullptr && m->is_object()) {
+    if (const k8s::Json* g = k8s::Find(*m, "generation"); g != nullptr && g->is_number_integer()) {
+      v.generation = g->get<std::int64_t>();
+    }
+  }
+  if (const k8s::Json* status = k8s::Find(object, "status");
+      status != nullptr && status->is_object()) {
+    if (const k8s::Json* g = k8s::Find(*status, "observedGeneration");
+        g != nullptr && g->is_number_integer()) {
+      v.observed_generation = g->get<std::int64_t>();
+    }
+    if (const k8s::Json* cs = k8s::Find(*status, "conditions"); cs != nullptr && cs->is_array()) {
+      for (const auto& c : *cs) {
+        if (!c.is_object()) {
+          continue;
+        }
+        StoredCondition& sc = v.conditions.emplace_back();
+        sc.type = k8s::StringAt(c, "type");
+        sc.status = k8s::StringAt(c, "status");
+        sc.reason = k8s::StringAt(c, "reason");
+        sc.message = k8s::StringAt(c, "message");
+        sc.last_transition_time = k8s::StringAt(c, "lastTransitionTime");
+        if (const k8s::Json* g = k8s::Find(c, "observedGeneration");
+            g != nullptr && g->is_number_integer()) {
+          sc.observed_generation = g->get<std::int64_t>();
+        }
+      }
+    }
+  }
   if (v.service_account.empty() || v.role_arn.empty()) {
     return MakeError(ErrorCode::kUpstreamInvalid,
                      "PodIdentityAssociation without spec.serviceAccount or spec.roleArn");
   }
   return v;
+}
+
+AssociationCheck CheckAssociation(const AssociationView& association,
+                                  const identity::RolePolicy& policy,
+                                  const k8s::Annotations* namespace_annotations) {
+  using identity::Outcome;
+  AssociationCheck out;
+  auto parsed = aws::ParseRoleArn(association.role_arn);
+  if (!parsed) {
+    out.outcome = Outcome::kInvalid;
+    out.reason = "InvalidRoleArn";
+    out.message =
+        fmt::format("PodIdentityAssociation {}: {}", association.name, parsed.error().message());
+    return out;
+  }
+  out.role = *parsed;
+  if (!association.target_role_arn.empty()) {
+    auto target = aws::ParseRoleArn(association.target_role_arn);
+    if (!target) {
+      out.outcome = Outcome::kInvalid;
+      out.reason = "InvalidRoleArn";
+      out.message = fmt::format("PodIdentityAssociation {}: targetRoleArn: {}", association.name,
+                                target.error().message());
+      return out;
+    }
+    out.target = *target;
+  }
+  // Both roles of a chain act for the pod: the namespace must allow each.
+  for (const aws::RoleArn* r : {&*out.role, out.target ? &*out.target : nullptr}) {
+    std::string why;
+    if (r != nullptr && !policy.NamespaceAllows(*r, namespace_annotations, &why)) {
+      out.outcome = Outcome::kDenied;
+      out.reason = "DeniedByNamespacePolicy";
+      out.message = why;
+      return out;
+    }
+  }
+  out.reason = "Accepted";
+  out.message = out.target ? fmt::format("pods of ServiceAccount {} get role {} through {}",
+                                         association.service_account, out.target->ToString(),
+                                         out.role->ToString())
+                           : fmt::format("pods of ServiceAccount {} get role {}",
+                                         association.service_account, out.role->ToString());
+  return out;
 }
 
 Result<containercreds::TokenIdentity> KubeTokenAuthenticator::Review(std::string_view token) {
@@ -239,36 +313,23 @@ containercreds::RoleChoice AssociationRoles::Decide(const containercreds::PodInf
     }
   }
   std::optional<aws::RoleArn> role;
+  std::optional<aws::RoleArn> target;  // role chaining (docs/container-credentials.md)
   std::string external_id;
   std::string session_policy;
   bool tags = true;
   if (association) {
     out.source = "association";
-    if (!association->target_role_arn.empty()) {
-      out.outcome = Outcome::kInvalid;
-      out.reason = fmt::format(
-          "PodIdentityAssociation {}: targetRoleArn (role chaining) is not supported by this "
-          "podiam version",
-          association->name);
+    AssociationCheck check = CheckAssociation(*association, policy_, &ns->annotations);
+    if (check.outcome != Outcome::kAllowed) {
+      out.outcome = check.outcome;
+      out.reason = std::move(check.message);
       return out;
     }
-    auto parsed = aws::ParseRoleArn(association->role_arn);
-    if (!parsed) {
-      out.outcome = Outcome::kInvalid;
-      out.reason =
-          fmt::format("PodIdentityAssociation {}: {}", association->name, parsed.error().message());
-      return out;
-    }
-    role = *parsed;
+    role = std::move(check.role);
+    target = std::move(check.target);
     external_id = association->external_id;
     session_policy = association->policy;
     tags = !association->disable_session_tags;
-    std::string why;
-    if (!policy_.NamespaceAllows(*role, &ns->annotations, &why)) {
-      out.outcome = Outcome::kDenied;
-      out.reason = why;
-      return out;
-    }
   } else if (options_.from_annotations) {
     auto sa = service_accounts_.Get(pod.namespace_name + "/" + pod.service_account);
     identity::Subject subject{.namespace_name = pod.namespace_name,
@@ -301,6 +362,9 @@ containercreds::RoleChoice AssociationRoles::Decide(const containercreds::PodInf
   auto spec = std::make_shared<creds::CredentialSpec>();
   creds::CredentialKey& key = spec->key;
   key.role_arn = role->ToString();
+  if (target) {
+    key.target_role_arn = target->ToString();
+  }
   key.external_id = std::move(external_id);
   key.session_policy = std::move(session_policy);
   key.session_name = identity::SessionName(pod.namespace_name, pod.name);
@@ -320,7 +384,7 @@ containercreds::RoleChoice AssociationRoles::Decide(const containercreds::PodInf
     key.tags.push_back({.key = "kubernetes-pod-uid", .value = pod.uid});
   }
   out.outcome = Outcome::kAllowed;
-  out.account = role->account;
+  out.account = target ? target->account : role->account;
   out.spec = std::move(spec);
   return out;
 }

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -27,6 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "podiam/aws/arn.hpp"
 #include "podiam/base/log.hpp"
 #include "podiam/containercreds/ports.hpp"
 #include "podiam/creds/credential_broker.hpp"
@@ -37,6 +39,17 @@
 #include "podiam/k8s/token_review.hpp"
 
 namespace podiam::agent {
+
+// One entry of an object's status.conditions, as stored.
+struct StoredCondition {
+  std::string type;
+  std::string status;
+  std::string reason;
+  std::string message;
+  std::string last_transition_time;
+  std::int64_t observed_generation = 0;
+  bool operator==(const StoredCondition&) const = default;
+};
 
 // One PodIdentityAssociation, as the agent keeps it.
 struct AssociationView {
@@ -50,6 +63,9 @@ struct AssociationView {
   std::string external_id;
   bool disable_session_tags = false;
   std::string policy;
+  std::int64_t generation = 0;
+  std::int64_t observed_generation = 0;  // status.observedGeneration
+  std::vector<StoredCondition> conditions;
 
   [[nodiscard]] std::string Key() const { return namespace_name + "/" + name; }
   [[nodiscard]] std::size_t MemoryBytes() const;
@@ -58,6 +74,20 @@ struct AssociationView {
 
 Result<AssociationView> AssociationFromJson(const k8s::Json& object);
 k8s::Resource PodIdentityAssociations();
+
+// What an association says independently of any pod: its roles parse and the namespace policy
+// allows both. `reason` is the condition reason (docs/container-credentials.md, "Status"):
+// "Accepted", "InvalidRoleArn" (outcome kInvalid) or "DeniedByNamespacePolicy" (kDenied).
+struct AssociationCheck {
+  identity::Outcome outcome = identity::Outcome::kAllowed;
+  std::string reason;
+  std::string message;
+  std::optional<aws::RoleArn> role;
+  std::optional<aws::RoleArn> target;
+};
+AssociationCheck CheckAssociation(const AssociationView& association,
+                                  const identity::RolePolicy& policy,
+                                  const k8s::Annotations* namespace_annotations);
 
 class AssociationCache final : public k8s::Cache<AssociationView> {
  public:

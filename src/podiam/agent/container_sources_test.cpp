@@ -139,13 +139,39 @@ TEST_F(ContainerSourcesTest, NamespacePolicyStillApplies) {
   EXPECT_EQ(choice.outcome, Outcome::kDenied);
 }
 
-TEST_F(ContainerSourcesTest, TargetRoleArnIsRefusedClearly) {
+TEST_F(ContainerSourcesTest, TargetRoleArnChainsThroughTheAssociationsRole) {
+  Namespace("team-a",
+            {{"iam.amazonaws.com/allowed-roles", R"(["app","arn:aws:iam::210987654321:role/x"])"}});
+  Association("web", {{"serviceAccount", "web"},
+                      {"roleArn", "arn:aws:iam::123456789012:role/app"},
+                      {"targetRoleArn", "arn:aws:iam::210987654321:role/x"},
+                      {"externalId", "ext-1"}});
+  auto choice = roles_.Decide(Info("web-1", "web"));
+  ASSERT_EQ(choice.outcome, Outcome::kAllowed) << choice.reason;
+  EXPECT_EQ(choice.account, "210987654321");  // the credentials are the target's
+  const auto& key = choice.spec->key;
+  EXPECT_EQ(key.role_arn, "arn:aws:iam::123456789012:role/app");
+  EXPECT_EQ(key.target_role_arn, "arn:aws:iam::210987654321:role/x");
+  EXPECT_EQ(key.external_id, "ext-1");
+  EXPECT_EQ(key.tags.size(), 6U);
+  // The same pod without the target gets a different key: entries never mix.
+  Association("web",
+              {{"serviceAccount", "web"}, {"roleArn", "arn:aws:iam::123456789012:role/app"}});
+  EXPECT_NE(roles_.Decide(Info("web-1", "web")).spec->key, key);
+}
+
+TEST_F(ContainerSourcesTest, TargetRoleArnMustBeValidAndAllowedByTheNamespace) {
+  Association("web", {{"serviceAccount", "web"},
+                      {"roleArn", "arn:aws:iam::123456789012:role/app"},
+                      {"targetRoleArn", "not-an-arn"}});
+  auto invalid = roles_.Decide(Info("web-1", "web"));
+  EXPECT_EQ(invalid.outcome, Outcome::kInvalid);
+  EXPECT_THAT(invalid.reason, HasSubstr("targetRoleArn"));
+  // "app" is allowed in team-a, the target is not: the chain is denied.
   Association("web", {{"serviceAccount", "web"},
                       {"roleArn", "arn:aws:iam::123456789012:role/app"},
                       {"targetRoleArn", "arn:aws:iam::210987654321:role/x"}});
-  auto choice = roles_.Decide(Info("web-1", "web"));
-  EXPECT_EQ(choice.outcome, Outcome::kInvalid);
-  EXPECT_THAT(choice.reason, HasSubstr("targetRoleArn"));
+  EXPECT_EQ(roles_.Decide(Info("web-1", "web")).outcome, Outcome::kDenied);
 }
 
 TEST_F(ContainerSourcesTest, ServiceAccountAnnotationIsTheFallback) {

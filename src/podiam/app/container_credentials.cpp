@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "podiam/agent/association_status.hpp"
 #include "podiam/agent/container_sources.hpp"
 #include "podiam/containercreds/handler.hpp"
 #include "podiam/hostnet/link.hpp"
@@ -68,6 +69,7 @@ class Endpoint final : public ContainerCredentialsEndpoint {
                 .cluster_arn = c_.cluster_arn,
                 .from_annotations = c_.from_annotations,
                 .duration_seconds = static_cast<int>(d.config.sessions.session_duration.count())}),
+        status_(d.kube, associations_, d.namespaces, d.policy, d.clock),
         credentials_(d.broker),
         metrics_(d.registry) {
     std::vector<std::string> hosts;
@@ -129,6 +131,7 @@ class Endpoint final : public ContainerCredentialsEndpoint {
     } else {
       informer_.Start();
       informer_started_ = true;
+      status_.Start();
     }
     for (const auto& text : c_.listen) {
       auto l = ParseListen(text);
@@ -162,6 +165,7 @@ class Endpoint final : public ContainerCredentialsEndpoint {
     }
     servers_.clear();
     if (informer_started_) {
+      status_.Stop();
       informer_.Stop();
     }
     up_.Set(0);
@@ -190,6 +194,7 @@ class Endpoint final : public ContainerCredentialsEndpoint {
   agent::KubeTokenAuthenticator reviews_;
   agent::PodCacheResolver pod_resolver_;
   agent::AssociationRoles roles_;
+  agent::AssociationStatusWriter status_;
   agent::BrokerCredentials credentials_;
   containercreds::ContainerMetrics metrics_;
   std::shared_ptr<containercreds::ContainerCredentialsHandler> handler_;

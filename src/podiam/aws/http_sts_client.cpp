@@ -33,13 +33,23 @@ HttpStsClient::HttpStsClient(http::HttpClient& http, CredentialsProvider* signer
 }
 
 Result<AssumeRoleResult> HttpStsClient::AssumeRole(const AssumeRoleRequest& request) {
+  return AssumeRoleSignedBy(nullptr, request);
+}
+
+Result<AssumeRoleResult> HttpStsClient::AssumeRoleAs(const Credentials& caller,
+                                                     const AssumeRoleRequest& request) {
+  return AssumeRoleSignedBy(&caller, request);
+}
+
+Result<AssumeRoleResult> HttpStsClient::AssumeRoleSignedBy(const Credentials* caller,
+                                                           const AssumeRoleRequest& request) {
   constexpr std::string_view kAction = "AssumeRole";
   auto start = clock_.SteadyNow();
   auto body = EncodeAssumeRole(request);
   if (!body) {
     return Finish<AssumeRoleResult>(kAction, start, tl::unexpected(body.error()));
   }
-  auto xml = Call(kAction, *body, /*sign=*/true);
+  auto xml = Call(kAction, *body, /*sign=*/true, caller);
   if (!xml) {
     return Finish<AssumeRoleResult>(kAction, start, tl::unexpected(xml.error()));
   }
@@ -84,8 +94,8 @@ Result<T> HttpStsClient::Finish(std::string_view action, Clock::SteadyTime start
   return result;
 }
 
-Result<std::string> HttpStsClient::Call(std::string_view action, const std::string& body,
-                                        bool sign) {
+Result<std::string> HttpStsClient::Call(std::string_view action, const std::string& body, bool sign,
+                                        const Credentials* caller) {
   const auto deadline = clock_.SteadyNow() + options_.call_timeout;
   std::optional<Error> last_error;
   for (int attempt = 1;; ++attempt) {
@@ -93,7 +103,8 @@ Result<std::string> HttpStsClient::Call(std::string_view action, const std::stri
     if (remaining <= milliseconds(0)) {
       break;
     }
-    auto response = Attempt(action, body, sign, std::min(options_.attempt_timeout, remaining));
+    auto response =
+        Attempt(action, body, sign, caller, std::min(options_.attempt_timeout, remaining));
     if (response) {
       return response;
     }
@@ -132,19 +143,25 @@ Result<std::string> HttpStsClient::Call(std::string_view action, const std::stri
 }
 
 Result<std::string> HttpStsClient::Attempt(std::string_view action, const std::string& body,
-                                           bool sign, milliseconds timeout) {
+                                           bool sign, const Credentials* caller,
+                                           milliseconds timeout) {
   http::ClientRequest request{
       .method = "POST", .url = options_.endpoint.url, .body = body, .timeout = timeout};
   request.headers.Set("Content-Type", kFormContentType);
   if (sign) {
-    if (signer_ == nullptr) {
-      return MakeError(ErrorCode::kFailedPrecondition,
-                       "this STS client has no credentials to sign with");
+    Result<Credentials> creds = MakeError(ErrorCode::kFailedPrecondition,
+                                          "this STS client has no credentials to sign with");
+    if (caller != nullptr) {
+      creds = *caller;
+    } else if (signer_ != nullptr) {
+      creds = signer_->Get();
+      if (!creds) {
+        // Not retried here: the caching provider has its own failure backoff.
+        return tl::unexpected(creds.error().Wrap("podiam's own AWS credentials"));
+      }
     }
-    auto creds = signer_->Get();
     if (!creds) {
-      // Not retried here: the caching provider has its own failure backoff.
-      return tl::unexpected(creds.error().Wrap("podiam's own AWS credentials"));
+      return tl::unexpected(creds.error());
     }
     auto signature = SignRequest(
         request, *creds,

@@ -55,6 +55,8 @@ class HttpStsClient final : public StsClient {
                 const Clock& clock, Random& random, HttpStsClientOptions options);
 
   Result<AssumeRoleResult> AssumeRole(const AssumeRoleRequest& request) override;
+  Result<AssumeRoleResult> AssumeRoleAs(const Credentials& caller,
+                                        const AssumeRoleRequest& request) override;
   Result<AssumeRoleWithWebIdentityResult> AssumeRoleWithWebIdentity(
       const AssumeRoleWithWebIdentityRequest& request) override;
   Result<CallerIdentity> GetCallerIdentity() override;
@@ -62,10 +64,14 @@ class HttpStsClient final : public StsClient {
   [[nodiscard]] const HttpStsClientOptions& options() const { return options_; }
 
  private:
-  // Sends `body` with retries; returns the 200 response body.
-  Result<std::string> Call(std::string_view action, const std::string& body, bool sign);
+  // Sends `body` with retries; returns the 200 response body. Signed calls use `caller` when
+  // given, else the signer's credentials.
+  Result<std::string> Call(std::string_view action, const std::string& body, bool sign,
+                           const Credentials* caller = nullptr);
   Result<std::string> Attempt(std::string_view action, const std::string& body, bool sign,
-                              std::chrono::milliseconds timeout);
+                              const Credentials* caller, std::chrono::milliseconds timeout);
+  Result<AssumeRoleResult> AssumeRoleSignedBy(const Credentials* caller,
+                                              const AssumeRoleRequest& request);
   // Wraps a whole call: metrics for its outcome and duration.
   template <typename T>
   Result<T> Finish(std::string_view action, Clock::SteadyTime start, Result<T> result);

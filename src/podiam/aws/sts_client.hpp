@@ -86,6 +86,10 @@ class StsClient {
   // Errors carry the STS error code as upstream_code() and say whether a retry may help;
   // invalid parameters are caught before anything is sent (kInvalidArgument).
   virtual Result<AssumeRoleResult> AssumeRole(const AssumeRoleRequest& request) = 0;
+  // The same call signed with `caller` (credentials an earlier AssumeRole returned) instead of
+  // the client's own: role chaining (docs/container-credentials.md, "Role chaining").
+  virtual Result<AssumeRoleResult> AssumeRoleAs(const Credentials& caller,
+                                                const AssumeRoleRequest& request) = 0;
   // Sent unsigned: the token is the proof of identity.
   virtual Result<AssumeRoleWithWebIdentityResult> AssumeRoleWithWebIdentity(
       const AssumeRoleWithWebIdentityRequest& request) = 0;

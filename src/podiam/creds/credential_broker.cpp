@@ -23,6 +23,12 @@ constexpr nanoseconds kMinTickerSleep = std::chrono::milliseconds(1);
 
 long long WholeMillis(nanoseconds d) { return duration_cast<milliseconds>(d).count(); }
 
+// The role an entry's credentials are for, with the role it was reached through when chained.
+std::string RoleForLog(const CredentialKey& key) {
+  return key.target_role_arn.empty() ? key.role_arn
+                                     : key.target_role_arn + " (through " + key.role_arn + ")";
+}
+
 }  // namespace
 
 struct CredentialBroker::Entry {
@@ -374,13 +380,13 @@ void CredentialBroker::WorkerLoop() {
     --queued_;
     ++in_flight_;
     UpdateGaugesLocked();
-    const aws::AssumeRoleRequest request =
-        ToAssumeRoleRequest(entry.spec, options_.duration_seconds);
+    const CredentialSpec spec = entry.spec;
 
     lock.unlock();
     Result<aws::AssumeRoleResult> result = MakeError(ErrorCode::kInternal, "not called");
     try {
-      result = sts_.AssumeRole(request);
+      // One AssumeRole, or two for a target role (role chaining): one entry either way.
+      result = AssumeRoleFor(sts_, spec, options_.duration_seconds);
     } catch (const std::exception& e) {
       // The port promises errors as values; a throwing adapter must not take the worker down.
       result = MakeError(ErrorCode::kInternal, fmt::format("STS client threw: {}", e.what()));
@@ -432,7 +438,7 @@ std::optional<CredentialBroker::FetchOutcome> CredentialBroker::CompleteLocked(
     entry.retry_at = {};
     if (log_.Enabled(log::Level::kDebug)) {
       outcome.emplace(FetchOutcome{.ok = true,
-                                   .role = key.role_arn,
+                                   .role = RoleForLog(key),
                                    .session = key.session_name,
                                    .reason = reason,
                                    .expires = aws::FormatTimestamp(expiration),
@@ -453,7 +459,7 @@ std::optional<CredentialBroker::FetchOutcome> CredentialBroker::CompleteLocked(
   entry.last_error = error->Wrap(fmt::format("assume role {}", key.role_arn));
   entry.last_too_short = verdict.too_short;
   outcome.emplace(FetchOutcome{.ok = false,
-                               .role = key.role_arn,
+                               .role = RoleForLog(key),
                                .session = key.session_name,
                                .reason = reason,
                                .error = error->ToString(),

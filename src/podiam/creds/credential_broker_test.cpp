@@ -661,6 +661,29 @@ TEST_F(CredentialBrokerTest, SpecsDifferingInTagsOrOwnerNeverShareAnEntry) {
   EXPECT_EQ(broker_->Stats().entries.size(), 4U);
 }
 
+TEST_F(CredentialBrokerTest, TargetRoleIsOneEntryOfTwoCallsNeverMixedWithTheDirectRole) {
+  Make();
+  CredentialSpec chained = Spec();
+  chained.key.target_role_arn = "arn:aws:iam::210987654321:role/target";
+  broker_->Retain(chained);
+  ASSERT_TRUE(broker_->AwaitIdle(kWait));
+  EXPECT_EQ(sts_.AssumeRoleCalls(), 2);
+  auto via_target = broker_->Cached(chained.key);
+  ASSERT_NE(via_target, nullptr);
+  EXPECT_EQ(via_target->access_key_id, "ASIAFAKE100002");  // the second hop's credentials
+  EXPECT_EQ(broker_->Cached(Spec().key), nullptr);         // same role, no target: not cached
+  broker_->Retain(Spec());
+  ASSERT_TRUE(broker_->AwaitIdle(kWait));
+  auto direct = broker_->Cached(Spec().key);
+  ASSERT_NE(direct, nullptr);
+  EXPECT_NE(direct->access_key_id, via_target->access_key_id);
+  EXPECT_EQ(broker_->Size(), 2U);
+  EXPECT_EQ(Fetches("prefetch", "ok"), 2);  // one fetch per entry, however many calls
+  const auto signers = sts_.Signers();
+  ASSERT_EQ(signers.size(), 3U);
+  EXPECT_EQ(signers[1], "ASIAFAKE100001");
+}
+
 TEST_F(CredentialBrokerTest, StatsDescribeEntriesWithoutSecrets) {
   Make();
   CredentialSpec spec = Spec();

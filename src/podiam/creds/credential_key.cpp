@@ -1,5 +1,7 @@
 #include "podiam/creds/credential_key.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <string>
 #include <string_view>
@@ -20,6 +22,7 @@ void Combine(std::size_t& seed, std::string_view value) {
 std::size_t CredentialKeyHash::operator()(const CredentialKey& key) const noexcept {
   std::size_t seed = 0;
   Combine(seed, key.role_arn);
+  Combine(seed, key.target_role_arn);
   Combine(seed, key.external_id);
   Combine(seed, key.session_name);
   Combine(seed, key.session_policy);
@@ -35,8 +38,8 @@ std::size_t CredentialKeyHash::operator()(const CredentialKey& key) const noexce
 
 bool operator<(const CredentialKey& a, const CredentialKey& b) {
   auto scalars = [](const CredentialKey& k) {
-    return std::tie(k.role_arn, k.external_id, k.session_name, k.session_policy, k.owner,
-                    k.source_identity, k.duration_seconds);
+    return std::tie(k.role_arn, k.target_role_arn, k.external_id, k.session_name, k.session_policy,
+                    k.owner, k.source_identity, k.duration_seconds);
   };
   if (scalars(a) != scalars(b)) {
     return scalars(a) < scalars(b);
@@ -57,7 +60,46 @@ aws::AssumeRoleRequest ToAssumeRoleRequest(const CredentialSpec& spec,
   request.policy = spec.key.session_policy;
   request.tags = spec.key.tags;
   request.source_identity = spec.key.source_identity;
+  if (!spec.key.target_role_arn.empty()) {
+    request.duration_seconds = kChainFirstHopSeconds;
+    request.external_id.clear();
+    request.policy.clear();
+  }
   return request;
+}
+
+aws::AssumeRoleRequest ToTargetRoleRequest(const CredentialSpec& spec,
+                                           int default_duration_seconds) {
+  aws::AssumeRoleRequest request;
+  request.role_arn = spec.key.target_role_arn;
+  request.role_session_name = spec.key.session_name;
+  request.duration_seconds =
+      std::min(spec.key.duration_seconds.value_or(default_duration_seconds), kMaxChainedSeconds);
+  request.external_id = spec.key.external_id;
+  request.policy = spec.key.session_policy;
+  request.tags = spec.key.tags;
+  request.source_identity = spec.key.source_identity;
+  return request;
+}
+
+Result<aws::AssumeRoleResult> AssumeRoleFor(aws::StsClient& sts, const CredentialSpec& spec,
+                                            int default_duration_seconds) {
+  auto first = sts.AssumeRole(ToAssumeRoleRequest(spec, default_duration_seconds));
+  if (spec.key.target_role_arn.empty()) {
+    return first;
+  }
+  if (!first) {
+    return tl::unexpected(first.error().Wrap(
+        fmt::format("role chaining, first hop (roleArn {})", spec.key.role_arn)));
+  }
+  auto target =
+      sts.AssumeRoleAs(first->credentials, ToTargetRoleRequest(spec, default_duration_seconds));
+  if (!target) {
+    return tl::unexpected(
+        target.error().Wrap(fmt::format("role chaining, second hop (targetRoleArn {} as {})",
+                                        spec.key.target_role_arn, first->assumed_role_user.arn)));
+  }
+  return target;
 }
 
 }  // namespace podiam::creds

@@ -29,6 +29,10 @@ namespace podiam::creds {
 
 struct CredentialKey {
   std::string role_arn;
+  // Role chaining (docs/container-credentials.md, "Role chaining"): when set, role_arn is
+  // assumed first (session name, tags, SourceIdentity) and its credentials then assume this role
+  // (same session name and tags, plus the external ID and session policy, at most 1 h).
+  std::string target_role_arn;
   std::string external_id;     // "" when the pod has none; treat as sensitive, never logged
   std::string session_name;    // STS RoleSessionName (identity::SessionName)
   std::string session_policy;  // inline session policy JSON, "" for none; never logged
@@ -54,8 +58,22 @@ struct CredentialSpec {
 };
 
 // The AssumeRole request for `spec`; `default_duration_seconds` applies when the spec has none.
+// With a target role: the first of the two calls (for role_arn; no external ID or session policy,
+// which belong to the target; kChainFirstHopSeconds, since it only signs the second call).
 aws::AssumeRoleRequest ToAssumeRoleRequest(const CredentialSpec& spec,
                                            int default_duration_seconds);
+// The second call of a chained spec: the target role, at most kMaxChainedSeconds (STS).
+aws::AssumeRoleRequest ToTargetRoleRequest(const CredentialSpec& spec,
+                                           int default_duration_seconds);
+
+inline constexpr int kChainFirstHopSeconds = 900;  // STS minimum
+inline constexpr int kMaxChainedSeconds = 3600;    // STS hard cap for role chaining
+
+// Makes the STS call(s) for `spec`: one AssumeRole, or with a target role, AssumeRole for
+// role_arn and then AssumeRoleAs(those credentials) for the target. A failed hop's error keeps
+// its STS code and says which hop failed.
+Result<aws::AssumeRoleResult> AssumeRoleFor(aws::StsClient& sts, const CredentialSpec& spec,
+                                            int default_duration_seconds);
 
 }  // namespace podiam::creds
 

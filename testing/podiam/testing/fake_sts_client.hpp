@@ -128,11 +128,27 @@ class FakeStsClient final : public aws::StsClient {
     std::lock_guard lock(mu_);
     return requests_;
   }
+  // For each of Requests(): the access key ID it was signed with, "" for the client's own
+  // credentials (AssumeRole rather than AssumeRoleAs).
+  [[nodiscard]] std::vector<std::string> Signers() const {
+    std::lock_guard lock(mu_);
+    return signers_;
+  }
 
   // --- aws::StsClient ---
 
   Result<aws::AssumeRoleResult> AssumeRole(const aws::AssumeRoleRequest& request) override {
-    auto issued = Enter(Action::kAssumeRole, &request);
+    return AssumeRoleSignedBy("", request);
+  }
+
+  Result<aws::AssumeRoleResult> AssumeRoleAs(const aws::Credentials& caller,
+                                             const aws::AssumeRoleRequest& request) override {
+    return AssumeRoleSignedBy(caller.access_key_id, request);
+  }
+
+  Result<aws::AssumeRoleResult> AssumeRoleSignedBy(const std::string& signer,
+                                                   const aws::AssumeRoleRequest& request) {
+    auto issued = Enter(Action::kAssumeRole, &request, signer);
     if (!issued) {
       return tl::unexpected(issued.error());
     }
@@ -181,12 +197,14 @@ class FakeStsClient final : public aws::StsClient {
 
   // Counts the call, parks it while blocking, then applies the failure script or issues
   // credentials. The in-flight count covers the whole call, parking included.
-  Result<Issued> Enter(Action action, const aws::AssumeRoleRequest* request) {
+  Result<Issued> Enter(Action action, const aws::AssumeRoleRequest* request,
+                       const std::string& signer = "") {
     std::unique_lock lock(mu_);
     ++calls_.at(static_cast<std::size_t>(action));
     ++total_calls_;
     if (request != nullptr) {
       requests_.push_back(*request);
+      signers_.push_back(signer);
     }
     ++in_flight_;
     max_in_flight_ = std::max(max_in_flight_, in_flight_);
@@ -234,6 +252,7 @@ class FakeStsClient final : public aws::StsClient {
   int max_in_flight_ = 0;
   int serial_ = 0;
   std::vector<aws::AssumeRoleRequest> requests_;
+  std::vector<std::string> signers_;
 };
 
 }  // namespace podiam::testing
