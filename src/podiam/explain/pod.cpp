@@ -27,6 +27,10 @@ class NoSts final : public aws::StsClient {
   Result<aws::AssumeRoleResult> AssumeRole(const aws::AssumeRoleRequest& /*r*/) override {
     return Refuse();
   }
+  Result<aws::AssumeRoleResult> AssumeRoleAs(const aws::Credentials& /*caller*/,
+                                             const aws::AssumeRoleRequest& /*r*/) override {
+    return Refuse();
+  }
   Result<aws::AssumeRoleWithWebIdentityResult> AssumeRoleWithWebIdentity(
       const aws::AssumeRoleWithWebIdentityRequest& /*r*/) override {
     return Refuse();
