@@ -96,3 +96,295 @@ def test_crd_rejects_invalid_objects_with_the_schemas_message(cluster, kube, crd
         cluster.rest.post(roles_path(group, kube.namespace), body)
     assert e.value.status == 422, e.value
     assert message in str(e.value), e.value
+
+
+# ---------------------------------------------------------------------------------------------
+# The controller itself: one process per module, with the deploy/controller RBAC (so the test
+# also proves those permissions are enough), the real garbage collector, moto behind the proxy.
+
+import base64  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import requests  # noqa: E402
+
+from podiam_testenv.agent import podiam_binary  # noqa: E402
+from podiam_testenv.moto import free_port  # noqa: E402
+
+ACCOUNT = "123456789012"
+BASE = f"arn:aws:iam::{ACCOUNT}:role/"
+CLUSTER_NAME = "e2e"
+ROLES = "/apis/podiam.io/v1/namespaces/{ns}/awsiamroles"
+RBAC = paths.REPO / "deploy" / "controller" / "rbac.yaml"
+
+
+def apply_rbac(cluster) -> None:
+    for doc in yaml.safe_load_all(RBAC.read_text()):
+        kind, name = doc["kind"], doc["metadata"]["name"]
+        url = {"ServiceAccount": f"/api/v1/namespaces/{doc['metadata'].get('namespace')}/serviceaccounts",
+               "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+               "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"}[kind]
+        cluster.rest.patch(f"{url}/{name}", doc, patch_type="apply",
+                           params={"fieldManager": "podiam-test", "force": "true"})
+
+
+class Controller:
+    def __init__(self, cluster, sts, *args: str):
+        self.cluster, self.sts, self.args = cluster, sts, args
+        self.dir = Path(tempfile.mkdtemp(prefix="podiam-controller-"))
+        self.log_path = self.dir / "controller.log"
+        self.ops_port = free_port()
+
+    def start(self) -> "Controller":
+        apply_rbac(self.cluster)
+        token = self.cluster.rest.post(
+            "/api/v1/namespaces/kube-system/serviceaccounts/podiam-controller/token",
+            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+             "spec": {"expirationSeconds": 3600}})["status"]["token"]
+        kubeconfig = self.dir / "kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "c",
+            "clusters": [{"name": "t", "cluster": {"server": self.cluster.server,
+                                                   "certificate-authority": self.cluster.ca_file}}],
+            "users": [{"name": "u", "user": {"token": token}}],
+            "contexts": [{"name": "c", "context": {"cluster": "t", "user": "u"}}]}))
+        env = {"PATH": os.environ["PATH"], "HOME": str(self.dir),
+               "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+               "AWS_SECRET_ACCESS_KEY": "controller-secret-not-for-pods",
+               "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+               "PODIAM_LOG_LEVEL": "debug", "POD_NAME": "podiam-controller-test"}
+        for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if key in os.environ:
+                env[key] = os.environ[key]
+        self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [podiam_binary(), "controller", "--kubeconfig", str(kubeconfig),
+             "--sts-endpoint", self.sts.endpoint, "--base-role-arn", BASE,
+             "--cluster-name", CLUSTER_NAME, "--metrics-listen", f"127.0.0.1:{self.ops_port}",
+             "--zalando-awsiamroles", *self.args],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            assert self.proc.poll() is None, self.log_tail()
+            try:
+                if requests.get(f"http://127.0.0.1:{self.ops_port}/readyz", timeout=2).ok:
+                    return self
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, self.log_tail()
+            time.sleep(0.2)
+
+    def metrics(self) -> str:
+        return requests.get(f"http://127.0.0.1:{self.ops_port}/metrics", timeout=5).text
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        try:
+            code = self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.log.close()
+        return code
+
+
+@pytest.fixture(scope="module")
+def controller(cluster, crds, sts):
+    sts.moto.create_role("app")
+    sts.moto.create_role("deep", path="/team/sub/")
+    c = Controller(cluster, sts).start()
+    yield c
+    code = c.stop()
+    text = c.log_path.read_text(errors="replace")
+    assert "ERROR: AddressSanitizer" not in text, c.log_tail(120)
+    assert "controller-secret-not-for-pods" not in text
+    assert code == 0, c.log_tail()
+
+
+def allow(kube, roles: str) -> None:
+    kube.rest.patch(
+        f"/api/v1/namespaces/{kube.namespace}",
+        {"metadata": {"annotations": {"iam.amazonaws.com/allowed-roles": roles}}})
+
+
+def make_role(cluster, ns: str, name: str, spec: dict, group: str = "podiam.io") -> dict:
+    return cluster.rest.post(roles_path(group, ns, ""),
+                             {"apiVersion": f"{group}/v1", "kind": "AWSIAMRole",
+                              "metadata": {"name": name}, "spec": spec})
+
+
+def wait_for(what, check, timeout: float = 30, controller=None):
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            tail = controller.log_tail() if controller else ""
+            raise AssertionError(f"timed out waiting for {what}\n{tail}")
+        time.sleep(0.2)
+
+
+def secret_files(cluster, ns: str, name: str) -> dict | None:
+    try:
+        s = cluster.rest.get(f"/api/v1/namespaces/{ns}/secrets/{name}")
+    except ApiError as e:
+        if e.status == 404:
+            return None
+        raise
+    return {k: base64.b64decode(v).decode() for k, v in (s.get("data") or {}).items()}
+
+
+def ready(cluster, ns: str, name: str, group: str = "podiam.io") -> dict | None:
+    got = cluster.rest.get(roles_path(group, ns, name))
+    for c in (got.get("status") or {}).get("conditions") or []:
+        if c["type"] == "Ready" and c.get("observedGeneration") == got["metadata"]["generation"]:
+            return got
+    return None
+
+
+def events_for(cluster, ns: str, name: str) -> list[dict]:
+    items = cluster.rest.get(f"/apis/events.k8s.io/v1/namespaces/{ns}/events")["items"]
+    return [e for e in items if e["regarding"].get("name") == name]
+
+
+def mount(files: dict, where: Path) -> Path:
+    """Writes the Secret's keys as kubelet would (one file per key) at an arbitrary path."""
+    where.mkdir(parents=True, exist_ok=True)
+    for key, value in files.items():
+        (where / key).write_text(value)
+    return where
+
+
+def sdk_env(sts, **extra: str) -> dict:
+    env = {"PATH": f"{podiam_binary().parent}:{os.environ['PATH']}", "HOME": "/nonexistent",
+           "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+           "AWS_ENDPOINT_URL_STS": sts.moto.endpoint,
+           "AWS_CONFIG_FILE": "/nonexistent/config",
+           "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials"}
+    env.update(extra)
+    return env
+
+
+BOTO3_WHOAMI = ("import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])")
+
+
+def test_role_becomes_a_secret_that_sdks_use_wherever_mounted(cluster, kube, controller, sts,
+                                                                tmp_path):
+    allow(kube, json.dumps(["app"]))
+    make_role(cluster, kube.namespace, "app", {"roleReference": "app"})
+    files = wait_for("the Secret", lambda: secret_files(cluster, kube.namespace, "app"),
+                     controller=controller)
+    assert set(files) == {"credentials", "credentials.json", "credentials.process", "role-arn",
+                          "expiration"}
+    assert files["role-arn"] == f"{BASE}app"
+    got = wait_for("Ready", lambda: ready(cluster, kube.namespace, "app"), controller=controller)
+    status = got["status"]
+    assert status["roleARN"] == f"{BASE}app"
+    assert status["secretName"] == "app"
+    assert status["expiration"] == files["expiration"]
+    cond = status["conditions"][0]
+    assert (cond["status"], cond["reason"]) == ("True", "CredentialsReady"), cond
+
+    # The external ID and session name STS saw.
+    calls = sts.requests("AssumeRole")
+    assert calls, sts.stats()
+    params = calls[-1]["params"]
+    assert params["ExternalId"] == f"{kube.namespace}/{CLUSTER_NAME}"
+    assert params["RoleSessionName"] == f"{kube.namespace}.app"
+
+    # Mounted at an arbitrary path: the static credentials file, then credential_process.
+    where = mount(files, tmp_path / "some" / "where")
+    expect = f"arn:aws:sts::{ACCOUNT}:assumed-role/app/{kube.namespace}.app"
+    out = subprocess.run([str(paths.PYTHON), "-c", BOTO3_WHOAMI], capture_output=True, text=True,
+                         timeout=60, env=sdk_env(sts, AWS_SHARED_CREDENTIALS_FILE=str(
+                             where / "credentials")))
+    assert out.stdout.strip() == expect, out.stderr
+    process_env = sdk_env(sts, AWS_CONFIG_FILE=str(where / "credentials.process"))
+    out = subprocess.run([str(paths.PYTHON), "-c", BOTO3_WHOAMI], capture_output=True, text=True,
+                         timeout=60, env=process_env)
+    assert out.stdout.strip() == expect, out.stderr
+    out = subprocess.run([str(paths.AWS_CLI), "sts", "get-caller-identity", "--query", "Arn",
+                          "--output", "text"], capture_output=True, text=True, timeout=60,
+                         env=process_env)
+    assert out.stdout.strip() == expect, out.stderr
+    normal = [e for e in events_for(cluster, kube.namespace, "app") if e["type"] == "Normal"]
+    assert any(e["reason"] == "CredentialsReady" for e in normal), normal
+    assert 'podiam_controller_reconciles_total{result="ok"}' in controller.metrics()
+
+
+def test_role_with_path_and_long_names(cluster, kube, controller, sts):
+    allow(kube, json.dumps(["team/*"]))
+    name = "a-very-long-awsiamrole-name-" + "x" * 40
+    make_role(cluster, kube.namespace, name, {"roleReference": "team/sub/deep",
+                                              "secretName": "deep-creds"})
+    files = wait_for("the Secret", lambda: secret_files(cluster, kube.namespace, "deep-creds"),
+                     controller=controller)
+    assert files["role-arn"] == f"{BASE}team/sub/deep"
+    session = [r["params"]["RoleSessionName"] for r in sts.requests("AssumeRole")
+               if r["params"]["RoleArn"] == f"{BASE}team/sub/deep"][-1]
+    assert len(session) <= 64 and session.startswith(kube.namespace + "."), session
+    creds = json.loads(files["credentials.json"])
+    assert creds["Version"] == 1 and creds["AccessKeyId"]
+
+
+def test_denied_role_gets_status_and_event_but_no_secret(cluster, kube, controller, sts):
+    allow(kube, json.dumps(["app"]))
+    make_role(cluster, kube.namespace, "admin", {"roleReference": "admin"})
+    got = wait_for("Denied", lambda: ready(cluster, kube.namespace, "admin"),
+                   controller=controller)
+    cond = got["status"]["conditions"][0]
+    assert (cond["status"], cond["reason"]) == ("False", "Denied"), cond
+    assert secret_files(cluster, kube.namespace, "admin") is None
+    events = wait_for("a Denied event", lambda: [
+        e for e in events_for(cluster, kube.namespace, "admin") if e["reason"] == "Denied"])
+    assert events[0]["type"] == "Warning"
+    assert not [r for r in sts.requests("AssumeRole") if r["params"]["RoleArn"].endswith("/admin")]
+
+
+def test_foreign_secret_is_a_conflict_until_annotated(cluster, kube, controller):
+    allow(kube, json.dumps(["app"]))
+    cluster.rest.post(f"/api/v1/namespaces/{kube.namespace}/secrets",
+                      {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app"},
+                       "stringData": {"mine": "yes"}})
+    make_role(cluster, kube.namespace, "app", {"roleReference": "app"})
+    got = wait_for("SecretConflict", lambda: ready(cluster, kube.namespace, "app"),
+                   controller=controller)
+    assert got["status"]["conditions"][0]["reason"] == "SecretConflict"
+    assert secret_files(cluster, kube.namespace, "app") == {"mine": "yes"}
+    cluster.rest.patch(f"/api/v1/namespaces/{kube.namespace}/secrets/app",
+                       {"metadata": {"annotations": {"podiam.io/adopt": "true"}}})
+    # Adoption happens at the next look (resync or role change): touch the role.
+    cluster.rest.patch(roles_path("podiam.io", kube.namespace, "app"),
+                       {"spec": {"roleSessionDuration": 1800}})
+    files = wait_for("adoption", lambda: (secret_files(cluster, kube.namespace, "app") or {})
+                     .get("role-arn"), controller=controller)
+    assert files == f"{BASE}app"
+
+
+def test_deleting_the_role_garbage_collects_the_secret(cluster, kube, controller):
+    allow(kube, json.dumps(["app"]))
+    make_role(cluster, kube.namespace, "app", {"roleReference": "app"})
+    wait_for("the Secret", lambda: secret_files(cluster, kube.namespace, "app"),
+             controller=controller)
+    cluster.rest.delete(roles_path("podiam.io", kube.namespace, "app"))
+    wait_for("garbage collection", lambda: secret_files(cluster, kube.namespace, "app") is None,
+             timeout=60)
+
+
+def test_zalando_objects_keep_working(cluster, kube, controller):
+    allow(kube, json.dumps(["app"]))
+    make_role(cluster, kube.namespace, "legacy", {"roleReference": "app",
+                                                  "roleSessionDuration": 3600},
+              group="zalando.org")
+    files = wait_for("the Secret", lambda: secret_files(cluster, kube.namespace, "legacy"),
+                     controller=controller)
+    assert files["role-arn"] == f"{BASE}app"
+    got = wait_for("Ready", lambda: ready(cluster, kube.namespace, "legacy", "zalando.org"))
+    assert got["status"]["roleARN"] == f"{BASE}app"

@@ -10,6 +10,7 @@
 
 #include "podiam/cli/agent_command.hpp"
 #include "podiam/cli/compat_flags.hpp"
+#include "podiam/cli/controller_command.hpp"
 #include "podiam/cli/flags.hpp"
 #include "podiam/cli/oidc_command.hpp"
 #include "podiam/cli/webhook_command.hpp"
@@ -32,7 +33,7 @@ struct SubcommandInfo {
 };
 
 // One line per subcommand (docs/architecture.md, "How to add a subcommand").
-const std::array<SubcommandInfo, 7> kSubcommands = {{
+const std::array<SubcommandInfo, 8> kSubcommands = {{
     {Command::kAgent, "agent",
      "Node agent: serves each pod its own role's credentials on the EC2 metadata address",
      AddAgentCommand},
@@ -42,7 +43,8 @@ const std::array<SubcommandInfo, 7> kSubcommands = {{
      "Mutating admission webhook injecting web identity (IRSA) settings into pods",
      AddWebhookCommand},
     {Command::kController, "controller",
-     "Controller turning AWSIAMRole resources into Secrets with refreshed credentials", nullptr},
+     "Controller turning AWSIAMRole resources into Secrets with refreshed credentials",
+     AddControllerCommand},
     {Command::kOidc, "oidc",
      "OIDC discovery for self-hosted clusters: render, serve and check the issuer's documents",
      AddOidcCommand},
@@ -50,6 +52,9 @@ const std::array<SubcommandInfo, 7> kSubcommands = {{
      "IAM for IRSA: the OIDC provider, trust policies and roles for ServiceAccounts",
      AddIamCommand},
     {Command::kExplain, "explain", "Explains which role a pod would get and why", nullptr},
+    {Command::kCredentialProcess, "credential-process",
+     "Prints an AWSIAMRole Secret's credentials.json for an SDK's credential_process",
+     AddCredentialProcessCommand},
 }};
 
 // CLI11 messages can span lines; the contract is one line.
@@ -265,6 +270,9 @@ Invocation ParseCommandLine(int argc, const char* const* argv) {
 Result<void> CheckInvocation(const Invocation& invocation) {
   if (const auto* agent = std::get_if<AgentInvocation>(&invocation.subcommand)) {
     return CheckAgentConfig(agent->config);
+  }
+  if (const auto* controller = std::get_if<ControllerInvocation>(&invocation.subcommand)) {
+    return CheckControllerConfig(controller->config);
   }
   return {};
 }

@@ -26,6 +26,7 @@
 
 #include "podiam/base/error.hpp"
 #include "podiam/cli/config.hpp"
+#include "podiam/cli/controller_flags.hpp"
 #include "podiam/cli/oidc_flags.hpp"
 #include "podiam/cli/webhook_flags.hpp"
 
@@ -52,12 +53,21 @@ struct IamInvocation {
   static constexpr Command kCommand = Command::kIam;
   IamConfig config;
 };
+struct ControllerInvocation {
+  static constexpr Command kCommand = Command::kController;
+  ControllerConfig config;
+};
+struct CredentialProcessInvocation {
+  static constexpr Command kCommand = Command::kCredentialProcess;
+  CredentialProcessConfig config;
+};
 // A subcommand listed in --help whose implementation has not landed yet.
 struct PlannedInvocation {
   Command command = Command::kNone;
 };
-using SubcommandInvocation = std::variant<std::monostate, AgentInvocation, WebhookInvocation,
-                                          OidcInvocation, IamInvocation, PlannedInvocation>;
+using SubcommandInvocation =
+    std::variant<std::monostate, AgentInvocation, WebhookInvocation, OidcInvocation, IamInvocation,
+                 ControllerInvocation, CredentialProcessInvocation, PlannedInvocation>;
 
 struct Invocation {
   GlobalConfig global;
