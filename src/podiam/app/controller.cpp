@@ -75,15 +75,15 @@ int RunController(const cli::GlobalConfig& /*global*/, const cli::ControllerConf
     return fail("kubernetes", kube.error());
   }
   identity::RolePolicy policy(*policy_options);
-  k8s::NamespaceCache namespaces({.annotation_keys = {policy.options().keys.allowed_roles,
-                                                      policy.options().keys.permitted}});
+  k8s::NamespaceCache namespaces(
+      {.annotation_keys = {policy.options().keys.allowed_roles, policy.options().keys.permitted}});
   controller::RoleCache podiam_roles;
   controller::RoleCache zalando_roles;
   std::vector<controller::RoleCache*> role_caches = {&podiam_roles};
-  (*kube)->Watch(namespaces,
-                 {.resource = k8s::resources::Namespaces(),
-                  .field_selector =
-                      c.namespace_name.empty() ? "" : "metadata.name=" + c.namespace_name});
+  (*kube)->Watch(
+      namespaces,
+      {.resource = k8s::resources::Namespaces(),
+       .field_selector = c.namespace_name.empty() ? "" : "metadata.name=" + c.namespace_name});
   (*kube)->Watch(podiam_roles,
                  {.resource = controller::PodiamRoles(), .namespace_name = c.namespace_name});
   if (c.zalando_awsiamroles) {
@@ -91,9 +91,10 @@ int RunController(const cli::GlobalConfig& /*global*/, const cli::ControllerConf
                    {.resource = controller::ZalandoRoles(), .namespace_name = c.namespace_name});
     role_caches.push_back(&zalando_roles);
   }
-  k8s::EventRecorder recorder((*kube)->api(), clock, (*kube)->metrics(),
-                              {.reporting_controller = "podiam.io/controller",
-                               .reporting_instance = ("podiam-controller-" + instance).substr(0, 128)});
+  k8s::EventRecorder recorder(
+      (*kube)->api(), clock, (*kube)->metrics(),
+      {.reporting_controller = "podiam.io/controller",
+       .reporting_instance = ("podiam-controller-" + instance).substr(0, 128)});
   controller::RecorderEvents events(recorder);
   controller::BrokerCredentials credentials(broker, clock, std::chrono::seconds(10));
   controller::ControllerMetrics metrics(ops.registry());

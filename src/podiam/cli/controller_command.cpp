@@ -7,8 +7,8 @@
 
 namespace podiam::cli {
 
-std::function<Result<SubcommandInvocation>()> AddControllerCommand(
-    CLI::App& sub, const GlobalLogFlags& /*log*/) {
+std::function<Result<SubcommandInvocation>()> AddControllerCommand(CLI::App& sub,
+                                                                   const GlobalLogFlags& /*log*/) {
   auto invocation = std::make_shared<ControllerInvocation>();
   ControllerConfig& c = invocation->config;
   AddKubeFlags(sub, c.kube);

@@ -16,15 +16,15 @@ namespace podiam::cli {
 struct ControllerConfig {
   KubeFlags kube;
   AwsFlags aws;
-  RoleFlags roles;  // --base-role-arn and the namespace policy (the agent's rules)
+  RoleFlags roles;        // --base-role-arn and the namespace policy (the agent's rules)
   SessionFlags sessions;  // --session-duration, --refresh-before, --cluster-name
   OpsFlags ops{.metrics_listen = "0.0.0.0:9623"};
-  int workers = 4;                                                // --workers
+  int workers = 4;  // --workers
   std::string credential_process_command = "podiam credential-process";
-  bool zalando_awsiamroles = false;                               // --zalando-awsiamroles
-  bool allow_no_external_id = false;                              // --allow-no-external-id
-  std::chrono::seconds resync{600};                               // --resync
-  std::string namespace_name;  // --namespace: watch one namespace only ("" = all)
+  bool zalando_awsiamroles = false;   // --zalando-awsiamroles
+  bool allow_no_external_id = false;  // --allow-no-external-id
+  std::chrono::seconds resync{600};   // --resync
+  std::string namespace_name;         // --namespace: watch one namespace only ("" = all)
 };
 
 struct CredentialProcessConfig {

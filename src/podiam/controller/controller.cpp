@@ -13,27 +13,24 @@ Controller::Controller(Reconciler& reconciler, std::vector<RoleCache*> roles,
   for (std::size_t kind = 0; kind < roles_.size(); ++kind) {
     roles_[kind]->AddHandlers(
         {.on_add = [this, kind](const RoleCache::Ptr& r) { queue_.Add(KeyOf(kind, *r)); },
-         .on_update =
-             [this, kind](const RoleCache::Ptr& /*old_role*/, const RoleCache::Ptr& r) {
-               queue_.Add(KeyOf(kind, *r));
-             },
+         .on_update = [this, kind](const RoleCache::Ptr& /*old_role*/,
+                                   const RoleCache::Ptr& r) { queue_.Add(KeyOf(kind, *r)); },
          .on_delete =
              [this, kind](const RoleCache::Ptr& r) {
                reconciler_.Deleted(*r);
                queue_.Forget(KeyOf(kind, *r));
              }});
   }
-  namespaces.AddHandlers(
-      {.on_update = [this](const k8s::NamespaceCache::Ptr& /*old_ns*/,
-                           const k8s::NamespaceCache::Ptr& ns) {
-        for (std::size_t kind = 0; kind < roles_.size(); ++kind) {
-          for (const auto& r : roles_[kind]->List()) {
-            if (r->namespace_name == ns->name) {
-              queue_.Add(KeyOf(kind, *r));
-            }
-          }
+  namespaces.AddHandlers({.on_update = [this](const k8s::NamespaceCache::Ptr& /*old_ns*/,
+                                              const k8s::NamespaceCache::Ptr& ns) {
+    for (std::size_t kind = 0; kind < roles_.size(); ++kind) {
+      for (const auto& r : roles_[kind]->List()) {
+        if (r->namespace_name == ns->name) {
+          queue_.Add(KeyOf(kind, *r));
         }
-      }});
+      }
+    }
+  }});
 }
 
 Controller::~Controller() { Stop(); }

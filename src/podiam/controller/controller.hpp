@@ -47,9 +47,9 @@ struct ControllerOptions {
 class Controller {
  public:
   // `roles`: one cache per served kind (podiam.io, and zalando.org when enabled).
-  Controller(Reconciler& reconciler, std::vector<RoleCache*> roles,
-             k8s::NamespaceCache& namespaces, const Clock& clock, Random& random,
-             ControllerMetrics& metrics, ControllerOptions options);
+  Controller(Reconciler& reconciler, std::vector<RoleCache*> roles, k8s::NamespaceCache& namespaces,
+             const Clock& clock, Random& random, ControllerMetrics& metrics,
+             ControllerOptions options);
   ~Controller();
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;

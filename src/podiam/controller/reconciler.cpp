@@ -77,11 +77,10 @@ ReconcileResult Reconciler::Reconcile(const RoleObject& role) {
   if (!credentials) {
     const Error& e = credentials.error();
     std::string message = "AssumeRole " + role_arn + " failed: " +
-                          (e.upstream_code().empty() ? "" : e.upstream_code() + ": ") +
-                          e.message();
+                          (e.upstream_code().empty() ? "" : e.upstream_code() + ": ") + e.message();
     if (!role.status_expiration.empty()) {
-      message += "; the Secret keeps its last credentials, which expire at " +
-                 role.status_expiration;
+      message +=
+          "; the Secret keeps its last credentials, which expire at " + role.status_expiration;
     }
     return Fail(role, reasons::kGetCredentialsFailed, message, "sts_error", true, role_arn);
   }
@@ -126,20 +125,18 @@ ReconcileResult Reconciler::Fail(const RoleObject& role, std::string_view reason
                                  std::string message, std::string_view result, bool retry,
                                  const std::string& role_arn) {
   log_.Warn("AWSIAMRole not ready", {{"namespace", role.namespace_name},
-                                      {"name", role.name},
-                                      {"reason", std::string(reason)},
-                                      {"message", message}});
+                                     {"name", role.name},
+                                     {"reason", std::string(reason)},
+                                     {"message", message}});
   // Keep what the status said about the last good credentials: they are still in the Secret.
-  WriteStatus(role, {.status = "False",
-                     .reason = reason,
-                     .message = std::move(message),
-                     .role_arn = role_arn.empty() ? role.status_role_arn : role_arn,
-                     .expiration = reason == reasons::kGetCredentialsFailed
-                                       ? role.status_expiration
-                                       : "",
-                     .secret_name = reason == reasons::kGetCredentialsFailed
-                                        ? role.status_secret_name
-                                        : ""});
+  WriteStatus(
+      role,
+      {.status = "False",
+       .reason = reason,
+       .message = std::move(message),
+       .role_arn = role_arn.empty() ? role.status_role_arn : role_arn,
+       .expiration = reason == reasons::kGetCredentialsFailed ? role.status_expiration : "",
+       .secret_name = reason == reasons::kGetCredentialsFailed ? role.status_secret_name : ""});
   ReconcileResult r{.result = std::string(result), .retry = retry};
   if (!retry) {
     r.requeue_after = options_.resync;
@@ -181,12 +178,12 @@ void Reconciler::WriteStatus(const RoleObject& role, const Ready& ready) {
   status["secretName"] =
       ready.secret_name.empty() ? k8s::Json(nullptr) : k8s::Json(ready.secret_name);
   k8s::Resource resource = role.api_version == "zalando.org/v1" ? ZalandoRoles() : PodiamRoles();
-  auto ok = api_.MergePatch(resource, role.namespace_name, role.name, {{"status", status}},
-                            "status");
+  auto ok =
+      api_.MergePatch(resource, role.namespace_name, role.name, {{"status", status}}, "status");
   if (!ok && ok.error().code() != ErrorCode::kNotFound) {
     log_.Warn("cannot write the AWSIAMRole's status", {{"namespace", role.namespace_name},
-                                                        {"name", role.name},
-                                                        {"error", ok.error().ToString()}});
+                                                       {"name", role.name},
+                                                       {"error", ok.error().ToString()}});
   }
 }
 
@@ -212,11 +209,11 @@ Result<std::string> Reconciler::WriteSecret(const RoleObject& role, const FileMa
   }
   bool owned = OwnedBy(*existing, role);
   if (!owned && !Adoptable(*existing)) {
-    return tl::unexpected(Error(
-        ErrorCode::kFailedPrecondition,
-        "Secret " + role.secret_name +
-            " exists and is not managed by this AWSIAMRole; annotate it podiam.io/adopt: "
-            "\"true\" to let the controller take it over, or set spec.secretName"));
+    return tl::unexpected(
+        Error(ErrorCode::kFailedPrecondition,
+              "Secret " + role.secret_name +
+                  " exists and is not managed by this AWSIAMRole; annotate it podiam.io/adopt: "
+                  "\"true\" to let the controller take it over, or set spec.secretName"));
   }
   if (owned && DecodedSecretData(*existing) == files) {
     return std::string("unchanged");
@@ -248,10 +245,9 @@ Result<std::string> Reconciler::WriteSecret(const RoleObject& role, const FileMa
     events_.Record(ReferenceTo(role), k8s::EventType::kNormal, reasons::kSecretAdopted,
                    "adopted the existing Secret " + role.secret_name + " (podiam.io/adopt)");
   }
-  log_.Info(owned ? "Secret updated" : "Secret adopted",
-            {{"namespace", role.namespace_name},
-             {"secret", role.secret_name},
-             {"expiration", files.at("expiration")}});
+  log_.Info(owned ? "Secret updated" : "Secret adopted", {{"namespace", role.namespace_name},
+                                                          {"secret", role.secret_name},
+                                                          {"expiration", files.at("expiration")}});
   return std::string(op);
 }
 
@@ -270,8 +266,8 @@ std::chrono::nanoseconds Reconciler::NextLook(const aws::Credentials& credential
   std::chrono::nanoseconds look = options_.resync;
   if (credentials.expiration) {
     // The broker refreshes (with jitter) before expiration - refresh_before; look just after.
-    auto due = *credentials.expiration - options_.refresh_before + std::chrono::seconds(30) -
-               clock_.Now();
+    auto due =
+        *credentials.expiration - options_.refresh_before + std::chrono::seconds(30) - clock_.Now();
     look = std::min(look, std::chrono::duration_cast<std::chrono::nanoseconds>(due));
   }
   return std::max<std::chrono::nanoseconds>(look, kMinLook);

@@ -37,8 +37,8 @@
 namespace podiam::controller {
 
 struct ReconcilerOptions {
-  std::string cluster_name;            // --cluster-name: part of the default ExternalId
-  bool allow_no_external_id = false;   // --allow-no-external-id
+  std::string cluster_name;           // --cluster-name: part of the default ExternalId
+  bool allow_no_external_id = false;  // --allow-no-external-id
   std::string process_command = "podiam credential-process";  // --credential-process-command
   std::chrono::seconds refresh_before{1800};  // the broker's: when the next Secret update is due
   std::chrono::seconds resync{600};           // every role is looked at again this often
@@ -57,8 +57,8 @@ inline constexpr std::string_view kSecretAdopted = "SecretAdopted";
 }  // namespace reasons
 
 struct ReconcileResult {
-  std::string result;  // the metric's label
-  bool retry = false;  // rate-limited retry (transient failure)
+  std::string result;                                     // the metric's label
+  bool retry = false;                                     // rate-limited retry (transient failure)
   std::optional<std::chrono::nanoseconds> requeue_after;  // look again after this
 };
 

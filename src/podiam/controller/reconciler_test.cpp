@@ -80,11 +80,13 @@ class ReconcilerTest : public ::testing::Test {
   // Creates (or re-reads) the role from the fake apiserver.
   RoleObject Role(k8s::Json spec = {{"roleReference", "app"}}) {
     if (!created_) {
-      api_.Put(PodiamRoles(), {{"apiVersion", "podiam.io/v1"},
-                               {"kind", "AWSIAMRole"},
-                               {"metadata", {{"namespace", "team-a"}, {"name", "app"},
-                                             {"uid", "role-uid"}, {"generation", 1}}},
-                               {"spec", std::move(spec)}});
+      api_.Put(
+          PodiamRoles(),
+          {{"apiVersion", "podiam.io/v1"},
+           {"kind", "AWSIAMRole"},
+           {"metadata",
+            {{"namespace", "team-a"}, {"name", "app"}, {"uid", "role-uid"}, {"generation", 1}}},
+           {"spec", std::move(spec)}});
       created_ = true;
     }
     return *ParseRoleObject(*api_.Get(PodiamRoles(), "team-a", "app"));

@@ -102,8 +102,7 @@ Result<RoleObject> ParseRoleObject(const k8s::Json& object) {
   }
   role.role_reference = std::move(*reference);
   if (const k8s::Json* d = k8s::Find(*spec, "roleSessionDuration"); d != nullptr && !d->is_null()) {
-    if (!d->is_number_integer() || d->get<std::int64_t>() < 900 ||
-        d->get<std::int64_t>() > 43200) {
+    if (!d->is_number_integer() || d->get<std::int64_t>() < 900 || d->get<std::int64_t>() > 43200) {
       return tl::unexpected(Invalid("spec.roleSessionDuration must be 900..43200 seconds"));
     }
     role.duration_seconds = static_cast<int>(d->get<std::int64_t>());

@@ -8,8 +8,12 @@ namespace {
 k8s::Json Role(k8s::Json spec) {
   return {{"apiVersion", "podiam.io/v1"},
           {"kind", "AWSIAMRole"},
-          {"metadata", {{"namespace", "team-a"}, {"name", "app"}, {"uid", "u1"},
-                        {"resourceVersion", "7"}, {"generation", 3}}},
+          {"metadata",
+           {{"namespace", "team-a"},
+            {"name", "app"},
+            {"uid", "u1"},
+            {"resourceVersion", "7"},
+            {"generation", 3}}},
           {"spec", std::move(spec)}};
 }
 
@@ -67,13 +71,12 @@ TEST(RoleObjectTest, ResolvesNamesPathsAndArnsInAnyPartition) {
             "arn:aws:iam::123456789012:role/k8s/team/app");
   EXPECT_EQ(ResolveRoleReference("arn:aws-cn:iam::210987654321:role/p/app", *base)->ToString(),
             "arn:aws-cn:iam::210987654321:role/p/app");
-  EXPECT_EQ(ResolveRoleReference("arn:aws-us-gov:iam::210987654321:role/app", std::nullopt)
-                ->ToString(),
-            "arn:aws-us-gov:iam::210987654321:role/app");
+  EXPECT_EQ(
+      ResolveRoleReference("arn:aws-us-gov:iam::210987654321:role/app", std::nullopt)->ToString(),
+      "arn:aws-us-gov:iam::210987654321:role/app");
   auto no_base = ResolveRoleReference("app", std::nullopt);
   ASSERT_FALSE(no_base);
-  EXPECT_NE(no_base.error().message().find("base"), std::string::npos)
-      << no_base.error().message();
+  EXPECT_NE(no_base.error().message().find("base"), std::string::npos) << no_base.error().message();
   EXPECT_FALSE(ResolveRoleReference("arn:aws:s3:::bucket", *base));
 }
 

@@ -12,9 +12,8 @@ Error Invalid(std::string message) {
 }  // namespace
 
 std::string ProcessCredentialsJson(const aws::Credentials& c) {
-  k8s::Json doc = {{"Version", 1},
-                   {"AccessKeyId", c.access_key_id},
-                   {"SecretAccessKey", c.secret_access_key}};
+  k8s::Json doc = {
+      {"Version", 1}, {"AccessKeyId", c.access_key_id}, {"SecretAccessKey", c.secret_access_key}};
   if (!c.session_token.empty()) {
     doc["SessionToken"] = c.session_token;
   }

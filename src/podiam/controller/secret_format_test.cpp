@@ -13,8 +13,8 @@ aws::Credentials Creds() {
 }
 
 TEST(SecretFormatTest, WritesTheFiveFiles) {
-  FileMap f = SecretFiles(Creds(), "arn:aws:iam::123456789012:role/app",
-                          "podiam credential-process");
+  FileMap f =
+      SecretFiles(Creds(), "arn:aws:iam::123456789012:role/app", "podiam credential-process");
   EXPECT_EQ(f.size(), 5U);
   EXPECT_EQ(f["credentials"],
             "[default]\naws_access_key_id = ASIAEXAMPLE\naws_secret_access_key = secret/key\n"
@@ -32,8 +32,11 @@ TEST(SecretFormatTest, WritesTheFiveFiles) {
 }
 
 TEST(SecretFormatTest, SecretIsOwnedByTheRole) {
-  RoleObject role{.api_version = "podiam.io/v1", .namespace_name = "ns", .name = "app",
-                  .uid = "u1", .secret_name = "creds"};
+  RoleObject role{.api_version = "podiam.io/v1",
+                  .namespace_name = "ns",
+                  .name = "app",
+                  .uid = "u1",
+                  .secret_name = "creds"};
   k8s::Json s = SecretObject(role, {{"role-arn", "x"}});
   EXPECT_EQ(s["metadata"]["name"], "creds");
   EXPECT_EQ(s["metadata"]["namespace"], "ns");
@@ -58,7 +61,8 @@ TEST(SecretFormatTest, DecodesData) {
 TEST(SecretFormatTest, RejectsMalformedProcessCredentials) {
   for (const char* text :
        {"", "[]", "{}", R"({"Version":2,"AccessKeyId":"a","SecretAccessKey":"b"})",
-        R"({"Version":1,"AccessKeyId":"a"})", R"({"Version":1,"AccessKeyId":1,"SecretAccessKey":"b"})",
+        R"({"Version":1,"AccessKeyId":"a"})",
+        R"({"Version":1,"AccessKeyId":1,"SecretAccessKey":"b"})",
         R"({"Version":1,"AccessKeyId":"a","SecretAccessKey":"b","Expiration":"soon"})"}) {
     auto c = ParseProcessCredentials(text);
     ASSERT_FALSE(c) << text;

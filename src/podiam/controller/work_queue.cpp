@@ -47,9 +47,9 @@ std::chrono::nanoseconds WorkQueue::AddRateLimited(const std::string& key) {
   {
     std::lock_guard lock(mu_);
     int n = ++failures_[key];
-    double cap = std::min(static_cast<double>(options_.backoff_max.count()),
-                          static_cast<double>(options_.backoff_initial.count()) *
-                              std::pow(2.0, std::min(n - 1, 30)));
+    double cap = std::min(
+        static_cast<double>(options_.backoff_max.count()),
+        static_cast<double>(options_.backoff_initial.count()) * std::pow(2.0, std::min(n - 1, 30)));
     // Equal jitter: half fixed, half random, so a retry never comes at once.
     delay = std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::duration<double, std::milli>(cap / 2 + random_.Uniform01() * cap / 2));
