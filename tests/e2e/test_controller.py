@@ -13,7 +13,7 @@ import time
 import pytest
 import yaml
 
-from podiam_testenv import paths
+from podiam_testenv import gosdk, paths
 from podiam_testenv.cluster import ApiError
 
 pytestmark = pytest.mark.e2e
@@ -314,6 +314,26 @@ def test_role_becomes_a_secret_that_sdks_use_wherever_mounted(cluster, kube, con
                           "--output", "text"], capture_output=True, text=True, timeout=60,
                          env=process_env)
     assert out.stdout.strip() == expect, out.stderr
+    # The JS SDK v3 and the Go SDK v2 run credential_process through `sh -c` (docs/controller.md).
+    for cmd, cwd in (([paths.tool("node"), str(paths.JS_DIR / "whoami.mjs")], paths.JS_DIR),
+                     ([str(gosdk.whoami_binary())], None)):
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=process_env,
+                             cwd=cwd)
+        assert out.returncode == 0 and json.loads(out.stdout)["Arn"] == expect, out.stderr
+
+    # A new version of the Secret, written as kubelet does (atomic swap of the files): the
+    # credential_process path reads the new credentials.json on the next start.
+    newer = json.loads(files["credentials.json"])
+    fresh = sts.moto.assume_role(f"{BASE}app", f"{kube.namespace}.app")
+    newer.update(AccessKeyId=fresh["AccessKeyId"], SecretAccessKey=fresh["SecretAccessKey"],
+                 SessionToken=fresh["SessionToken"])
+    tmp = where / "credentials.json.tmp"
+    tmp.write_text(json.dumps(newer))
+    os.replace(tmp, where / "credentials.json")
+    out = subprocess.run([str(podiam_binary()), "credential-process"], capture_output=True,
+                         text=True, timeout=30, env=process_env)
+    assert json.loads(out.stdout)["AccessKeyId"] == fresh["AccessKeyId"], out.stderr
+
     normal = [e for e in events_for(cluster, kube.namespace, "app") if e["type"] == "Normal"]
     assert any(e["reason"] == "CredentialsReady" for e in normal), normal
     assert 'podiam_controller_reconciles_total{result="ok"}' in controller.metrics()
@@ -388,3 +408,23 @@ def test_zalando_objects_keep_working(cluster, kube, controller):
     assert files["role-arn"] == f"{BASE}app"
     got = wait_for("Ready", lambda: ready(cluster, kube.namespace, "legacy", "zalando.org"))
     assert got["status"]["roleARN"] == f"{BASE}app"
+
+
+def test_credential_process_refuses_clearly(tmp_path):
+    env = {"PATH": os.environ["PATH"], "AWS_CONFIG_FILE": str(tmp_path / "credentials.process")}
+    run = lambda *a, **kw: subprocess.run([str(podiam_binary()), "credential-process", *a],  # noqa: E731
+                                          capture_output=True, text=True, timeout=30, **kw)
+    out = run(env={"PATH": os.environ["PATH"]})
+    assert out.returncode == 1 and "AWS_CONFIG_FILE" in out.stderr, out.stderr
+    assert out.stdout == ""
+    out = run(env=env)
+    assert out.returncode == 1 and "cannot read" in out.stderr, out.stderr
+    (tmp_path / "credentials.json").write_text('{"Version": 1, "AccessKeyId": "A", '
+                                               '"SecretAccessKey": "very-secret-value", '
+                                               '"Expiration": "2020-01-01T00:00:00Z"}')
+    out = run(env=env)
+    assert out.returncode == 1 and "expired" in out.stderr, out.stderr
+    assert "very-secret-value" not in out.stderr
+    (tmp_path / "credentials.json").write_text("not json")
+    out = run(env=env)
+    assert out.returncode == 1 and "not a JSON object" in out.stderr, out.stderr
