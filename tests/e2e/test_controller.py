@@ -119,21 +119,26 @@ BASE = f"arn:aws:iam::{ACCOUNT}:role/"
 CLUSTER_NAME = "e2e"
 ROLES = "/apis/podiam.io/v1/namespaces/{ns}/awsiamroles"
 RBAC = paths.REPO / "deploy" / "controller" / "rbac.yaml"
+LEASE = "podiam-controller-e2e"
 
 
 def apply_rbac(cluster) -> None:
     for doc in yaml.safe_load_all(RBAC.read_text()):
         kind, name = doc["kind"], doc["metadata"]["name"]
-        url = {"ServiceAccount": f"/api/v1/namespaces/{doc['metadata'].get('namespace')}/serviceaccounts",
+        ns = doc["metadata"].get("namespace")
+        url = {"ServiceAccount": f"/api/v1/namespaces/{ns}/serviceaccounts",
                "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
-               "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"}[kind]
+               "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+               "Role": f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles",
+               "RoleBinding": f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
+               }[kind]
         cluster.rest.patch(f"{url}/{name}", doc, patch_type="apply",
                            params={"fieldManager": "podiam-test", "force": "true"})
 
 
 class Controller:
-    def __init__(self, cluster, sts, *args: str):
-        self.cluster, self.sts, self.args = cluster, sts, args
+    def __init__(self, cluster, sts, *args: str, name: str = "podiam-controller-test"):
+        self.cluster, self.sts, self.args, self.name = cluster, sts, args, name
         self.dir = Path(tempfile.mkdtemp(prefix="podiam-controller-"))
         self.log_path = self.dir / "controller.log"
         self.ops_port = free_port()
@@ -155,7 +160,7 @@ class Controller:
                "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
                "AWS_SECRET_ACCESS_KEY": "controller-secret-not-for-pods",
                "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-               "PODIAM_LOG_LEVEL": "debug", "POD_NAME": "podiam-controller-test"}
+               "PODIAM_LOG_LEVEL": "debug", "POD_NAME": self.name}
         for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
             if key in os.environ:
                 env[key] = os.environ[key]
@@ -164,7 +169,8 @@ class Controller:
             [podiam_binary(), "controller", "--kubeconfig", str(kubeconfig),
              "--sts-endpoint", self.sts.endpoint, "--base-role-arn", BASE,
              "--cluster-name", CLUSTER_NAME, "--metrics-listen", f"127.0.0.1:{self.ops_port}",
-             "--zalando-awsiamroles", *self.args],
+             "--zalando-awsiamroles", "--leader-election-namespace", "kube-system",
+             "--leader-election-id", LEASE, *self.args],
             env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while True:
@@ -428,3 +434,48 @@ def test_credential_process_refuses_clearly(tmp_path):
     (tmp_path / "credentials.json").write_text("not json")
     out = run(env=env)
     assert out.returncode == 1 and "not a JSON object" in out.stderr, out.stderr
+
+
+def lease_holder(cluster) -> str:
+    try:
+        lease = cluster.rest.get(f"/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/{LEASE}")
+    except ApiError as e:
+        if e.status == 404:
+            return ""
+        raise
+    return lease["spec"].get("holderIdentity") or ""
+
+
+def test_two_replicas_one_leader_and_takeover_without_double_sts_calls(cluster, kube, controller,
+                                                                       sts):
+    """The module's controller leads; a second replica waits. Killing the leader (SIGKILL: no
+    release) hands over within the lease duration (15 s) plus a retry period; the roles keep
+    one AssumeRole each."""
+    allow(kube, json.dumps(["app"]))
+    assert wait_for("a leader", lambda: lease_holder(cluster)) == controller.name
+    second = Controller(cluster, sts, name="podiam-controller-second").start()
+    try:
+        make_role(cluster, kube.namespace, "app", {"roleReference": "app"})
+        wait_for("the Secret", lambda: secret_files(cluster, kube.namespace, "app"),
+                 controller=controller)
+        time.sleep(3)
+        mine = [r for r in sts.requests("AssumeRole")
+                if r["params"]["RoleSessionName"] == f"{kube.namespace}.app"]
+        assert len(mine) == 1, mine  # only the leader called STS
+        assert "reconciling AWSIAMRoles" not in second.log_path.read_text()
+
+        controller.proc.kill()
+        controller.proc.wait()
+        controller.log.close()
+        started = time.monotonic()
+        wait_for("the takeover", lambda: lease_holder(cluster) == second.name, timeout=40,
+                 controller=second)
+        assert time.monotonic() - started < 15 + 2 * 2 + 5
+        # The new leader reconciles: a new role gets its Secret.
+        make_role(cluster, kube.namespace, "after", {"roleReference": "app"})
+        wait_for("the Secret", lambda: secret_files(cluster, kube.namespace, "after"),
+                 controller=second)
+    finally:
+        assert second.stop() == 0, second.log_tail()
+        # Give the module's fixture a running controller again for its teardown.
+        controller.start()

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "podiam/http/host_port.hpp"
 #include "podiam/identity/session_name.hpp"
 #include "podiam/k8s/event_recorder.hpp"
+#include "podiam/k8s/leader_elector.hpp"
 #include "podiam/transport/http_client.hpp"
 
 namespace podiam::app {
@@ -115,6 +117,30 @@ int RunController(const cli::GlobalConfig& /*global*/, const cli::ControllerConf
                                     }
                                     return n;
                                   });
+  std::optional<k8s::LeaderElector> elector;
+  if (c.leader_elect) {
+    k8s::LeaderElectionOptions election{
+        .lease_namespace = !c.leader_election_namespace.empty()
+                               ? c.leader_election_namespace
+                               : aws::NonEmpty(env, "POD_NAMESPACE").value_or("kube-system"),
+        .lease_name = c.leader_election_id,
+        .identity = instance,
+        .on_started_leading =
+            [&] {
+              log.Info("leading: reconciling AWSIAMRoles");
+              loop.Start();
+            },
+        .on_stopped_leading =
+            [&] {
+              log.Warn("not leading any more: another replica reconciles");
+              loop.Pause();
+              credentials.ForgetAll();  // stop refreshing: the leader does
+            }};
+    if (auto ok = k8s::LeaderElector::Validate(election); !ok) {
+      return fail("config", ok.error());
+    }
+    elector.emplace((*kube)->api(), clock, random, (*kube)->metrics(), std::move(election));
+  }
   ops.readiness().Add("informers-synced", [&kube] {
     return (*kube)->HasSynced() ? ops::Check::Ok()
                                 : ops::Check::Fail("AWSIAMRoles or namespaces not listed yet");
@@ -127,15 +153,23 @@ int RunController(const cli::GlobalConfig& /*global*/, const cli::ControllerConf
   recorder.Start();
   broker.Start();
   (*kube)->Start();
-  loop.Start();
+  if (elector) {
+    elector->Start();
+  } else {
+    loop.Start();
+  }
   (*aws)->Start();
   log.Info("controller started", {{"ops", ops_listen->host + ":" + std::to_string(ops.port())},
                                   {"sts", (*aws)->endpoint().url},
                                   {"kubernetes", (*kube)->cluster().origin},
                                   {"zalando", c.zalando_awsiamroles},
-                                  {"workers", c.workers}});
+                                  {"workers", c.workers},
+                                  {"leader_elect", c.leader_elect}});
 
   log.Info("shutting down", {{"signal", signals.Wait()}});
+  if (elector) {
+    elector->Stop();  // releases the Lease: a successor need not wait it out
+  }
   loop.Stop();
   (*kube)->Stop();
   (*aws)->Stop();
@@ -170,10 +204,11 @@ int RunCredentialProcess(const cli::GlobalConfig& /*global*/,
   if (!in) {
     return fail("cannot read " + path.string());
   }
-  std::string text(64 * 1024 + 1, '\0');
+  constexpr std::size_t kMaxFile = std::size_t{64} * 1024;
+  std::string text(kMaxFile + 1, '\0');
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > 64 * 1024) {
+  if (text.size() > kMaxFile) {
     return fail(path.string() + " is larger than 64 KiB");
   }
   auto credentials = controller::ParseProcessCredentials(text);

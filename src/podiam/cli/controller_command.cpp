@@ -37,6 +37,15 @@ std::function<Result<SubcommandInvocation>()> AddControllerCommand(CLI::App& sub
   AddFlag(sub, "--namespace", c.namespace_name,
           "Watch AWSIAMRoles in this namespace only (default: all)")
       ->group(group);
+  AddBool(sub, "--leader-elect", c.leader_elect,
+          "Act only while holding the Lease, so that 2+ replicas have one active")
+      ->group(group);
+  AddFlag(sub, "--leader-election-namespace", c.leader_election_namespace,
+          "Namespace of the Lease (default $POD_NAMESPACE, else kube-system)")
+      ->group(group);
+  AddFlag(sub, "--leader-election-id", c.leader_election_id, "Name of the Lease")
+      ->capture_default_str()
+      ->group(group);
   return
       [invocation]() -> Result<SubcommandInvocation> { return SubcommandInvocation(*invocation); };
 }

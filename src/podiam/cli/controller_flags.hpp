@@ -25,6 +25,10 @@ struct ControllerConfig {
   bool allow_no_external_id = false;  // --allow-no-external-id
   std::chrono::seconds resync{600};   // --resync
   std::string namespace_name;         // --namespace: watch one namespace only ("" = all)
+  bool leader_elect = true;  // --leader-elect: one active replica (a coordination.k8s.io Lease)
+  // --leader-election-namespace; "" = $POD_NAMESPACE, else kube-system.
+  std::string leader_election_namespace;
+  std::string leader_election_id = "podiam-controller";  // --leader-election-id: the Lease
 };
 
 struct CredentialProcessConfig {

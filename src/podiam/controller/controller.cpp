@@ -74,14 +74,28 @@ void Controller::Worker(const std::stop_token& stop) {
 }
 
 void Controller::Start() {
+  std::lock_guard lock(workers_mu_);
+  if (!workers_.empty()) {
+    return;
+  }
+  for (std::size_t kind = 0; kind < roles_.size(); ++kind) {
+    for (const auto& r : roles_[kind]->List()) {
+      queue_.Add(KeyOf(kind, *r));
+    }
+  }
   for (int i = 0; i < std::max(1, options_.workers); ++i) {
     workers_.emplace_back([this](const std::stop_token& stop) { Worker(stop); });
   }
 }
 
+void Controller::Pause() {
+  std::lock_guard lock(workers_mu_);
+  workers_.clear();  // request_stop + join
+}
+
 void Controller::Stop() {
   queue_.ShutDown();
-  workers_.clear();  // request_stop + join
+  Pause();
 }
 
 BrokerCredentials::BrokerCredentials(creds::CredentialBroker& broker, const Clock& clock,
@@ -105,6 +119,14 @@ Result<aws::Credentials> BrokerCredentials::Get(const std::string& owner,
     return *cached;
   }
   return broker_.Get(spec, clock_.SteadyNow() + wait_);
+}
+
+void BrokerCredentials::ForgetAll() {
+  std::lock_guard lock(mu_);
+  for (const auto& [owner, key] : retained_) {
+    broker_.Release(key);
+  }
+  retained_.clear();
 }
 
 void BrokerCredentials::Forget(const std::string& owner) {

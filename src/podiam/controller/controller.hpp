@@ -54,7 +54,11 @@ class Controller {
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
 
+  // Starts the workers (again, after Pause()), and queues every cached role.
   void Start();
+  // Stops the workers but keeps the queue (leadership lost: another replica acts).
+  void Pause();
+  // Pause() and close the queue for good.
   void Stop();
   // One queued key, if any is ready, on the calling thread (tests). False when none was.
   bool ProcessOne();
@@ -71,6 +75,7 @@ class Controller {
   ControllerMetrics& metrics_;
   ControllerOptions options_;
   WorkQueue queue_;
+  std::mutex workers_mu_;
   std::vector<std::jthread> workers_;
 };
 
@@ -84,6 +89,8 @@ class BrokerCredentials final : public CredentialSource {
   Result<aws::Credentials> Get(const std::string& owner,
                                const creds::CredentialSpec& spec) override;
   void Forget(const std::string& owner) override;
+  // Releases every role's credentials (leadership lost: stop refreshing them).
+  void ForgetAll();
 
  private:
   creds::CredentialBroker& broker_;
