@@ -5,9 +5,11 @@
 #include <map>
 #include <vector>
 
+#include "podiam/controller/controller.hpp"
 #include "podiam/k8s/resource.hpp"
 #include "podiam/testing/fake_clock.hpp"
 #include "podiam/testing/fake_kube_api.hpp"
+#include "podiam/testing/fake_random.hpp"
 
 namespace podiam::controller {
 namespace {
@@ -216,6 +218,27 @@ TEST_F(ReconcilerTest, SecondReconcileWritesNothing) {
   EXPECT_EQ(reconciler_.Reconcile(Role()).result, "ok");
   EXPECT_EQ(Role().resource_version, rv);
   EXPECT_EQ(events_.events.size(), events);
+}
+
+TEST_F(ReconcilerTest, ControllerQueuesCachedRolesAndForgetsDeletedOnes) {
+  testing::FakeRandom random;
+  RoleCache roles;
+  Controller controller(reconciler_, {&roles}, namespaces_, clock_, random, metrics_, {});
+  Role();  // in the fake apiserver
+  k8s::Json object = *api_.Get(PodiamRoles(), "team-a", "app");
+  roles.BeginList();
+  roles.ListItem(k8s::Json(object));
+  roles.EndList();
+  EXPECT_EQ(controller.queue().Depth(), 1U);
+  EXPECT_TRUE(controller.ProcessOne());
+  EXPECT_FALSE(Secret().is_null());
+  EXPECT_FALSE(controller.ProcessOne());  // requeued for later, not now
+  EXPECT_EQ(controller.queue().Depth(), 1U);
+  roles.Event(k8s::WatchEventType::kDeleted, std::move(object));
+  EXPECT_EQ(credentials_.forgotten, std::vector<std::string>{"role-uid"});
+  clock_.Advance(std::chrono::hours(2));
+  EXPECT_TRUE(controller.ProcessOne());  // the delayed key finds nothing: no reconcile
+  EXPECT_EQ(credentials_.specs.size(), 1U);
 }
 
 }  // namespace
