@@ -36,7 +36,6 @@ import json
 import math
 import os
 import platform
-import re
 import shutil
 import signal
 import socket
@@ -49,6 +48,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench_common import Wrk
+from bench_common import start_nginx as common_start_nginx
 from podiam_testenv import cleanup
 from podiam_testenv.agent import Agent
 from podiam_testenv.cluster import Cluster, Rest
@@ -166,27 +167,16 @@ def run_wrk(pod, role: str, token: str, mode: str, duration: float, connections:
             warmup: float = 0.0) -> dict:
     """wrk from inside `pod` against 169.254.169.254; returns the parsed BENCHJSON plus rps,
     errors and (with procs) the server's CPU seconds and RSS during the measured run."""
-    env = dict(os.environ, BENCH_MODE=mode, BENCH_ROLE=role, BENCH_TOKEN=token)
-    if delay_ms is not None:
-        env["BENCH_DELAY_MS"] = str(delay_ms)
-    base = ["ip", "netns", "exec", pod.name, "wrk", f"-t{threads}", f"-c{connections}",
-            "-s", str(LUA), "--timeout", "5s"]
-    url = f"http://{IMDS_IP}{CREDS_PATH}{role}"
-    if warmup > 0:
-        subprocess.run(base + [f"-d{warmup:g}s", url], env=env, capture_output=True, timeout=120)
+    wrk = Wrk(pod.name, LUA, f"http://{IMDS_IP}{CREDS_PATH}{role}", threads=threads,
+              connections=connections,
+              settings={"BENCH_MODE": mode, "BENCH_ROLE": role, "BENCH_TOKEN": token},
+              delay_ms=delay_ms)
+    wrk.warm_up(warmup)
     cpu0 = procs.cpu_seconds() if procs else 0.0
     t0 = time.monotonic()
-    proc = subprocess.run(base + [f"-d{duration:g}s", url], env=env, capture_output=True,
-                          text=True, timeout=duration + 120)
+    r = wrk.run(duration)
     wall = time.monotonic() - t0
     cpu1 = procs.cpu_seconds() if procs else 0.0
-    m = re.search(r"^BENCHJSON (\{.*\})$", proc.stdout, re.M)
-    if proc.returncode != 0 or not m:
-        raise RuntimeError(f"wrk failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    r = json.loads(m.group(1))
-    secs = r["duration_us"] / 1e6
-    r["rps"] = r["requests"] / secs
-    r["errors"] = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
     r["mode"], r["connections"], r["wrk_threads"], r["delay_ms"] = mode, connections, threads, delay_ms
     if procs:
         r["cpu_seconds"] = cpu1 - cpu0
@@ -205,52 +195,14 @@ def run_wrk(pod, role: str, token: str, mode: str, duration: float, connections:
 
 def start_nginx(node: Node, workers: str, body: bytes, token: str, role: str, tmp: Path):
     root = tmp / f"nginx-{workers}"
-    (root / "www").mkdir(parents=True, exist_ok=True)
-    (root / "www" / "creds.json").write_bytes(body)
-    conf = root / "nginx.conf"
-    conf.write_text(f"""
-worker_processes {workers};
-daemon off;
-master_process on;
-pid {root}/nginx.pid;
-error_log {root}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  client_body_temp_path {root}/body;
-  proxy_temp_path {root}/proxy;
-  fastcgi_temp_path {root}/fastcgi;
-  uwsgi_temp_path {root}/uwsgi;
-  scgi_temp_path {root}/scgi;
-  default_type application/json;
-  keepalive_requests 100000000;
-  keepalive_timeout 60s;
-  open_file_cache max=16 inactive=60s;
-  open_file_cache_valid 60s;
-  server {{
-    listen {NODE_IP}:{NGINX_PORT};
-    location = /latest/api/token {{
+    proc = common_start_nginx(node, root, body, workers=workers, address=NODE_IP, port=NGINX_PORT,
+                              locations=f"""location = /latest/api/token {{
       add_header X-aws-ec2-metadata-token-ttl-seconds 21600 always;
       default_type text/plain;
       return 200 "{token}";
     }}
     location = {CREDS_PATH} {{ default_type text/plain; return 200 "{role}"; }}
-    location = {CREDS_PATH}{role} {{ alias {root}/www/creds.json; }}
-  }}
-}}
-""")
-    subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True)
-    proc = node.popen(["nginx", "-p", str(root), "-c", str(conf), "-e", str(root / "error.log")],
-                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            connect(NODE_IP, NGINX_PORT, node.name, 1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        raise RuntimeError(f"nginx did not start: {(root / 'error.log').read_text()}")
+    location = {CREDS_PATH}{role} {{ alias {root}/www/creds.json; }}""")
     time.sleep(0.2)
     pids = [p for p in netns_pids(node.name)
             if Path(f"/proc/{p}/comm").read_text().strip() == "nginx"]

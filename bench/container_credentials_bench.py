@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ import time
 from pathlib import Path
 
 import yaml
+from bench_common import Wrk, start_nginx
 from podiam_testenv import cleanup
 from podiam_testenv.agent import Agent
 from podiam_testenv.cluster import ApiError, Cluster
@@ -71,23 +71,10 @@ def timed_get(pod, token: str) -> tuple[int, bytes, float]:
 
 def run_wrk(pod, token: str, duration: float, connections: int, delay_ms: int | None = None,
             warmup: float = 2.0) -> dict:
-    env = dict(os.environ, BENCH_TOKEN=token)
-    if delay_ms is not None:
-        env["BENCH_DELAY_MS"] = str(delay_ms)
-    base = ["ip", "netns", "exec", pod.name, "wrk", "-t2", f"-c{connections}", "-s", str(LUA),
-            "--timeout", "5s"]
-    url = f"http://{ADDR}/v1/credentials"
-    if warmup > 0:
-        subprocess.run(base + [f"-d{warmup:g}s", url], env=env, capture_output=True, timeout=120)
-    proc = subprocess.run(base + [f"-d{duration:g}s", url], env=env, capture_output=True,
-                          text=True, timeout=duration + 120)
-    m = re.search(r"^BENCHJSON (\{.*\})$", proc.stdout, re.M)
-    if proc.returncode != 0 or not m:
-        raise RuntimeError(f"wrk failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    r = json.loads(m.group(1))
-    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
-    r["errors"] = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
-    return r
+    wrk = Wrk(pod.name, LUA, f"http://{ADDR}/v1/credentials", threads=2, connections=connections,
+              settings={"BENCH_TOKEN": token}, delay_ms=delay_ms)
+    wrk.warm_up(warmup)
+    return wrk.run(duration)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -97,42 +84,8 @@ def pct(values: list[float], p: float) -> float:
 
 def nginx(node: Node, body: bytes, tmp: Path):
     root = tmp / "nginx"
-    (root / "www").mkdir(parents=True, exist_ok=True)
-    (root / "www" / "creds.json").write_bytes(body)
-    conf = root / "nginx.conf"
-    conf.write_text(f"""
-worker_processes auto;
-daemon off;
-pid {root}/nginx.pid;
-error_log {root}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  client_body_temp_path {root}/body;
-  proxy_temp_path {root}/proxy;
-  fastcgi_temp_path {root}/fastcgi;
-  uwsgi_temp_path {root}/uwsgi;
-  scgi_temp_path {root}/scgi;
-  default_type application/json;
-  keepalive_requests 100000000;
-  open_file_cache max=16 inactive=60s;
-  server {{
-    listen {ADDR}:80;
-    location = /v1/credentials {{ alias {root}/www/creds.json; }}
-  }}
-}}
-""")
-    subprocess.run(["chmod", "-R", "a+rX", str(tmp)], check=True)
-    proc = node.popen(["nginx", "-p", str(root), "-c", str(conf), "-e", str(root / "error.log")],
-                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            connect(ADDR, 80, node.name, 1).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nginx did not start: {(root / 'error.log').read_text()}")
+    return start_nginx(node, root, body, workers="auto", address=ADDR, port=80,
+                       locations=f"location = /v1/credentials {{ alias {root}/www/creds.json; }}")
 
 
 def main(argv=None) -> int:

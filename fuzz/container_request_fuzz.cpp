@@ -28,36 +28,16 @@
 #include "podiam/containercreds/request.hpp"
 #include "podiam/metrics/registry.hpp"
 #include "podiam/testing/fake_clock.hpp"
+#include "podiam/testing/test_jwt.hpp"
 
 namespace podiam::containercreds {
 namespace {
 
 constexpr std::int64_t kNow = 2000000000;
 
-std::string Encode(std::string_view bytes) {
-  static constexpr std::string_view kChars =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    acc = ((acc << 8U) | c) & 0xFFFFFFU;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kChars[(acc >> static_cast<unsigned>(bits)) & 0x3FU];
-    }
-  }
-  if (bits > 0) {
-    out += kChars[(acc << static_cast<unsigned>(6 - bits)) & 0x3FU];
-  }
-  return out;
-}
-
 const std::string& KnownToken() {
-  static const std::string token = Encode(R"({"alg":"RS256"})") + "." +
-                                   Encode(R"({"exp":2000000600,"sub":"x"})") + "." +
-                                   Encode("signature");
+  static const std::string token =
+      testing::UnsignedJwt(R"({"alg":"RS256"})", R"({"exp":2000000600,"sub":"x"})");
   return token;
 }
 
@@ -154,7 +134,7 @@ void CheckHost(std::string_view header) {
 
 void CheckJwt(std::string_view token) {
   if (auto bytes = DecodeBase64Url(token)) {
-    FUZZ_CHECK(Encode(*bytes) == token, "non-canonical base64url accepted");
+    FUZZ_CHECK(testing::Base64Url(*bytes) == token, "non-canonical base64url accepted");
   }
   auto times = ParseJwtTimes(token);
   if (!times) {

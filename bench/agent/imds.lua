@@ -6,12 +6,11 @@
 --   BENCH_ROLE   the pod's role name; BENCH_TOKEN a token fetched once beforehand (the GETs
 --                carry it; the PUTs are still made and answered, as an SDK's are)
 --   BENCH_DELAY_MS  if set, each connection waits this long between requests (fixed-rate runs)
--- done() prints one line "BENCHJSON {...}" with the counts and latency percentiles in µs,
--- including p99.9, which wrk's --latency table does not show.
+-- BENCH_DELAY_MS and done(), the "BENCHJSON {...}" line, are common.lua's (next to this file).
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "common.lua")
 local mode = os.getenv("BENCH_MODE") or "get"
 local role = os.getenv("BENCH_ROLE") or "role"
 local token = os.getenv("BENCH_TOKEN") or ""
-local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "")
 local base = "/latest/meta-data/iam/security-credentials/"
 local get_creds, get_list, put_token
 local step = 0
@@ -35,21 +34,4 @@ function request()
     return get_list
   end
   return get_creds
-end
-
-if delay_ms then
-  function delay()
-    return delay_ms
-  end
-end
-
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'BENCHJSON {"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,' ..
-    '"write":%d,"status":%d,"timeout":%d,"p50":%d,"p90":%d,"p99":%d,"p999":%d,"max":%d,' ..
-    '"mean":%.1f}\n',
-    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status,
-    e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(99),
-    latency:percentile(99.9), latency.max, latency.mean))
 end

@@ -9,7 +9,8 @@
 namespace podiam::app {
 
 AwsStack::AwsStack(const AwsStackDeps& deps, std::string region, aws::StsEndpoint endpoint)
-    : clock_(deps.clock),
+    : http_(deps.http),
+      clock_(deps.clock),
       log_component_(deps.log_component),
       region_(std::move(region)),
       endpoint_(std::move(endpoint)),
@@ -21,9 +22,9 @@ Result<std::unique_ptr<AwsStack>> AwsStack::Create(const AwsStackDeps& deps,
                                                    const std::string& session_name) {
   log::Logger log(deps.log_component);
   auto region = ResolveRegion(flags.region, deps.env, node_imds, deps.clock);
-  if (region.source == "node metadata") {
+  if (deps.log_region && region.source == "node metadata") {
     log.Info("region from the node's metadata service", {{"region", region.name}});
-  } else if (region.discovery_error) {
+  } else if (deps.log_region && region.discovery_error) {
     log.Warn(
         "no --region, $AWS_REGION or node metadata service: using us-east-1; set --region "
         "off AWS or in another partition",
@@ -45,7 +46,7 @@ Result<std::unique_ptr<AwsStack>> AwsStack::Create(const AwsStackDeps& deps,
                                        .clock = deps.clock,
                                        .env = deps.env}),
       deps.clock, deps.random);
-  aws::CredentialsProvider* signer = s.own_.get();
+  s.signer_ = s.own_.get();
   if (!flags.assume_role.empty()) {
     if (auto role = aws::ParseRoleArn(flags.assume_role); !role) {
       return tl::unexpected(role.error().Wrap("--assume-role"));
@@ -59,14 +60,24 @@ Result<std::unique_ptr<AwsStack>> AwsStack::Create(const AwsStackDeps& deps,
                                    .role_session_name = session_name},
             deps.clock),
         deps.clock, deps.random);
-    signer = s.intermediate_.get();
+    s.signer_ = s.intermediate_.get();
   }
-  s.sts_ = std::make_unique<aws::HttpStsClient>(deps.http, signer, s.metrics_, deps.clock,
+  s.sts_ = std::make_unique<aws::HttpStsClient>(deps.http, s.signer_, s.metrics_, deps.clock,
                                                 deps.random, options);
   return stack;
 }
 
 AwsStack::~AwsStack() { Stop(); }
+
+Result<void> AwsStack::AddIam(std::string_view partition, std::string_view url_override) {
+  auto endpoint = aws::ResolveIamEndpoint(partition, url_override);
+  if (!endpoint) {
+    return tl::unexpected(endpoint.error().Wrap("IAM endpoint"));
+  }
+  iam_ = std::make_unique<aws::HttpIamClient>(http_, *signer_, clock_, aws::RealSleeper(),
+                                              std::move(*endpoint));
+  return {};
+}
 
 void AwsStack::Start() {
   identity_check_ = std::thread([this] {

@@ -2,21 +2,18 @@
 // oidc/trust_policy, the IAM calls in aws/iam_client (docs/irsa-self-hosted.md).
 #include <openssl/evp.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
-#include <thread>
 
+#include "podiam/app/aws_stack.hpp"
+#include "podiam/app/kube_stack.hpp"
 #include "podiam/app/oidc.hpp"
-#include "podiam/aws/credential_sources.hpp"
-#include "podiam/aws/endpoint.hpp"
-#include "podiam/aws/http_sts_client.hpp"
-#include "podiam/aws/iam_client.hpp"
+#include "podiam/aws/environment.hpp"
 #include "podiam/aws/sigv4.hpp"
 #include "podiam/base/clock.hpp"
 #include "podiam/base/random.hpp"
-#include "podiam/k8s/cluster_config.hpp"
-#include "podiam/k8s/http_kube_api.hpp"
-#include "podiam/k8s/metrics.hpp"
 #include "podiam/k8s/resource.hpp"
 #include "podiam/metrics/registry.hpp"
 #include "podiam/oidc/trust_policy.hpp"
@@ -33,11 +30,6 @@ int Fail(const std::string& what) {
   return 1;
 }
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): single-threaded here
-  return v == nullptr ? std::string() : std::string(v);
-}
-
 std::string Sha1Hex(const std::string& der) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
   unsigned int len = 0;
@@ -45,61 +37,11 @@ std::string Sha1Hex(const std::string& der) {
   return aws::HexEncode(std::string(reinterpret_cast<const char*>(md.data()), len));  // NOLINT
 }
 
-// Everything the IAM subcommands share: own credentials, STS (account id), IAM.
-struct IamClients {
-  SystemClock clock;
-  SystemRandom random;
-  metrics::Registry registry;
-  std::unique_ptr<transport::BeastHttpClient> http;
-  std::unique_ptr<aws::StsMetrics> sts_metrics;
-  std::unique_ptr<aws::HttpStsClient> unsigned_sts;
-  std::unique_ptr<aws::CachingCredentialsProvider> own;
-  std::unique_ptr<aws::HttpStsClient> sts;
-  std::unique_ptr<aws::HttpIamClient> iam;
-};
-
-Result<std::unique_ptr<IamClients>> MakeIamClients(const cli::IamConfig& c) {
-  auto s = std::make_unique<IamClients>();
-  auto http = transport::BeastHttpClient::Create({.user_agent = "podiam-iam"});
-  if (!http) {
-    return tl::unexpected(http.error());
-  }
-  s->http = std::move(*http);
-  std::string region = !c.region.empty() ? c.region : Env("AWS_REGION");
-  if (region.empty()) {
-    region = Env("AWS_DEFAULT_REGION").empty() ? "us-east-1" : Env("AWS_DEFAULT_REGION");
-  }
-  std::string sts_url = !c.sts_endpoint.empty() ? c.sts_endpoint : Env("AWS_ENDPOINT_URL_STS");
-  auto sts_ep = aws::ResolveStsEndpoint({.region = region, .url_override = sts_url});
-  if (!sts_ep) {
-    return tl::unexpected(sts_ep.error());
-  }
-  std::string iam_url = !c.iam_endpoint.empty() ? c.iam_endpoint : Env("AWS_ENDPOINT_URL_IAM");
-  auto iam_ep = aws::ResolveIamEndpoint(c.partition, iam_url);
-  if (!iam_ep) {
-    return tl::unexpected(iam_ep.error());
-  }
-  s->sts_metrics = std::make_unique<aws::StsMetrics>(s->registry);
-  s->unsigned_sts =
-      std::make_unique<aws::HttpStsClient>(*s->http, nullptr, *s->sts_metrics, s->clock, s->random,
-                                           aws::HttpStsClientOptions{.endpoint = *sts_ep});
-  s->own = std::make_unique<aws::CachingCredentialsProvider>(
-      aws::NewDefaultCredentialsChain(
-          {.http = *s->http, .web_identity_sts = *s->unsigned_sts, .clock = s->clock}),
-      s->clock, s->random);
-  s->sts = std::make_unique<aws::HttpStsClient>(*s->http, s->own.get(), *s->sts_metrics, s->clock,
-                                                s->random,
-                                                aws::HttpStsClientOptions{.endpoint = *sts_ep});
-  s->iam = std::make_unique<aws::HttpIamClient>(*s->http, *s->own, s->clock, aws::RealSleeper(),
-                                                *iam_ep);
-  return s;
-}
-
-Result<std::string> AccountId(const cli::IamConfig& c, IamClients& aws) {
+Result<std::string> AccountId(const cli::IamConfig& c, AwsStack& aws) {
   if (!c.account_id.empty()) {
     return c.account_id;
   }
-  auto who = aws.sts->GetCallerIdentity();
+  auto who = aws.sts().GetCallerIdentity();
   if (!who) {
     return tl::unexpected(who.error().Wrap("finding the account (or give --account-id)"));
   }
@@ -111,7 +53,7 @@ std::pair<std::string, std::string> SplitServiceAccount(const std::string& sa) {
   return {sa.substr(0, slash), sa.substr(slash + 1)};
 }
 
-int CreateProvider(const cli::IamConfig& c, const oidc::Issuer& issuer, IamClients& aws) {
+int CreateProvider(const cli::IamConfig& c, const oidc::Issuer& issuer, AwsStack& aws) {
   std::vector<std::string> thumbprints;
   if (c.thumbprint == "auto") {
     std::string address;
@@ -135,7 +77,7 @@ int CreateProvider(const cli::IamConfig& c, const oidc::Issuer& issuer, IamClien
     }
     thumbprints.push_back(lower);
   }
-  auto arns = aws.iam->ListOidcProviders();
+  auto arns = aws.iam().ListOidcProviders();
   if (!arns) {
     return Fail(arns.error().message());
   }
@@ -144,7 +86,7 @@ int CreateProvider(const cli::IamConfig& c, const oidc::Issuer& issuer, IamClien
     if (!arn.ends_with(suffix)) {
       continue;
     }
-    auto existing = aws.iam->GetOidcProvider(arn);
+    auto existing = aws.iam().GetOidcProvider(arn);
     if (!existing) {
       return Fail(existing.error().message());
     }
@@ -152,14 +94,14 @@ int CreateProvider(const cli::IamConfig& c, const oidc::Issuer& issuer, IamClien
     for (const auto& aud : c.audiences) {
       if (std::find(existing->client_ids.begin(), existing->client_ids.end(), aud) ==
           existing->client_ids.end()) {
-        if (auto ok = aws.iam->AddClientId(arn, aud); !ok) {
+        if (auto ok = aws.iam().AddClientId(arn, aud); !ok) {
           return Fail(ok.error().message());
         }
         changed = true;
       }
     }
     if (!thumbprints.empty() && existing->thumbprints != thumbprints) {
-      if (auto ok = aws.iam->UpdateThumbprints(arn, thumbprints); !ok) {
+      if (auto ok = aws.iam().UpdateThumbprints(arn, thumbprints); !ok) {
         return Fail(ok.error().message());
       }
       changed = true;
@@ -167,7 +109,7 @@ int CreateProvider(const cli::IamConfig& c, const oidc::Issuer& issuer, IamClien
     std::printf("%s OIDC provider %s\n", changed ? "updated" : "unchanged", arn.c_str());
     return 0;
   }
-  auto arn = aws.iam->CreateOidcProvider(issuer.url, c.audiences, thumbprints);
+  auto arn = aws.iam().CreateOidcProvider(issuer.url, c.audiences, thumbprints);
   if (!arn) {
     return Fail(arn.error().message());
   }
@@ -175,26 +117,19 @@ int CreateProvider(const cli::IamConfig& c, const oidc::Issuer& issuer, IamClien
   return 0;
 }
 
-Result<void> Annotate(const cli::IamConfig& c, const std::string& role_arn, IamClients& aws) {
-  auto cluster = k8s::LoadClusterConfig({.kubeconfig = c.kubeconfig}, aws.clock);
-  if (!cluster) {
-    return tl::unexpected(cluster.error().Wrap("kubernetes config"));
+Result<void> Annotate(const cli::IamConfig& c, const std::string& role_arn) {
+  SystemClock clock;
+  SystemRandom random;
+  metrics::Registry registry;
+  auto kube =
+      KubeStack::Connect({.kubeconfig = c.kubeconfig}, clock, random, registry, "podiam-iam");
+  if (!kube) {
+    return tl::unexpected(kube.error());
   }
-  auto http =
-      transport::BeastHttpClient::Create({.ca_file = cluster->ca_file,
-                                          .client_cert_file = cluster->client_cert_file,
-                                          .client_key_file = cluster->client_key_file,
-                                          .insecure_skip_verify = cluster->insecure_skip_tls_verify,
-                                          .user_agent = "podiam-iam"});
-  if (!http) {
-    return tl::unexpected(http.error());
-  }
-  k8s::K8sMetrics metrics(aws.registry);
-  k8s::HttpKubeApi kube(**http, *cluster, metrics, aws.clock);
   auto [ns, name] = SplitServiceAccount(c.service_account);
   // A JSON merge patch touches only this annotation (docs/irsa-self-hosted.md).
   k8s::Json patch = {{"metadata", {{"annotations", {{kRoleArnAnnotation, role_arn}}}}}};
-  auto patched = kube.MergePatch(k8s::resources::ServiceAccounts(), ns, name, patch);
+  auto patched = (*kube)->api().MergePatch(k8s::resources::ServiceAccounts(), ns, name, patch);
   if (!patched) {
     if (patched.error().code() == ErrorCode::kNotFound) {
       return MakeError(ErrorCode::kNotFound, "ServiceAccount " + c.service_account +
@@ -205,13 +140,13 @@ Result<void> Annotate(const cli::IamConfig& c, const std::string& role_arn, IamC
   return {};
 }
 
-int CreateRole(const cli::IamConfig& c, const oidc::Issuer& issuer, IamClients& aws) {
+int CreateRole(const cli::IamConfig& c, const oidc::Issuer& issuer, AwsStack& aws) {
   auto account = AccountId(c, aws);
   if (!account) {
     return Fail(account.error().message());
   }
   std::string provider_arn = oidc::OidcProviderArn(c.partition, *account, issuer.host_path);
-  if (auto provider = aws.iam->GetOidcProvider(provider_arn); !provider) {
+  if (auto provider = aws.iam().GetOidcProvider(provider_arn); !provider) {
     if (provider.error().upstream_code() == "NoSuchEntity") {
       return Fail("no IAM OIDC provider " + provider_arn +
                   ": run podiam iam create-oidc-provider --issuer " + issuer.url + " first");
@@ -221,15 +156,15 @@ int CreateRole(const cli::IamConfig& c, const oidc::Issuer& issuer, IamClients& 
   auto [ns, name] = SplitServiceAccount(c.service_account);
   std::string policy =
       oidc::ServiceAccountTrustPolicy(provider_arn, issuer, ns, name, c.audiences.front()).dump();
-  auto role = aws.iam->GetRole(c.role_name);
+  auto role = aws.iam().GetRole(c.role_name);
   if (!role && role.error().upstream_code() == "NoSuchEntity") {
-    role = aws.iam->CreateRole(c.role_name, c.role_path, policy,
-                               "IRSA role for ServiceAccount " + c.service_account);
+    role = aws.iam().CreateRole(c.role_name, c.role_path, policy,
+                                "IRSA role for ServiceAccount " + c.service_account);
     if (role) {
       std::printf("created role %s\n", role->arn.c_str());
     }
   } else if (role && !oidc::SamePolicy(role->assume_role_policy, policy)) {
-    if (auto ok = aws.iam->UpdateAssumeRolePolicy(c.role_name, policy); !ok) {
+    if (auto ok = aws.iam().UpdateAssumeRolePolicy(c.role_name, policy); !ok) {
       return Fail(ok.error().message());
     }
     std::printf("updated the trust policy of role %s\n", role->arn.c_str());
@@ -239,7 +174,7 @@ int CreateRole(const cli::IamConfig& c, const oidc::Issuer& issuer, IamClients& 
   if (!role) {
     return Fail(role.error().message());
   }
-  auto attached = aws.iam->ListAttachedRolePolicies(c.role_name);
+  auto attached = aws.iam().ListAttachedRolePolicies(c.role_name);
   if (!attached) {
     return Fail(attached.error().message());
   }
@@ -248,13 +183,13 @@ int CreateRole(const cli::IamConfig& c, const oidc::Issuer& issuer, IamClients& 
       std::printf("already attached %s\n", arn.c_str());
       continue;
     }
-    if (auto ok = aws.iam->AttachRolePolicy(c.role_name, arn); !ok) {
+    if (auto ok = aws.iam().AttachRolePolicy(c.role_name, arn); !ok) {
       return Fail(ok.error().message());
     }
     std::printf("attached %s\n", arn.c_str());
   }
   if (c.annotate) {
-    if (auto ok = Annotate(c, role->arn, aws); !ok) {
+    if (auto ok = Annotate(c, role->arn); !ok) {
       return Fail(ok.error().message());
     }
     std::printf("annotated ServiceAccount %s with %s=%s\n", c.service_account.c_str(),
@@ -263,7 +198,7 @@ int CreateRole(const cli::IamConfig& c, const oidc::Issuer& issuer, IamClients& 
   return 0;
 }
 
-int TrustPolicy(const cli::IamConfig& c, IamClients& aws) {
+int TrustPolicy(const cli::IamConfig& c, AwsStack& aws) {
   if (!c.principal.empty()) {
     std::printf("%s\n", oidc::PrincipalTrustPolicy(c.principal).dump(2).c_str());
     return 0;
@@ -284,9 +219,34 @@ int TrustPolicy(const cli::IamConfig& c, IamClients& aws) {
 }  // namespace
 
 int RunIam(const cli::GlobalConfig& /*global*/, const cli::IamConfig& c) {
-  auto aws = MakeIamClients(c);
+  SystemClock clock;
+  SystemRandom random;
+  metrics::Registry registry;
+  auto http = transport::BeastHttpClient::Create({.user_agent = "podiam-iam"});
+  if (!http) {
+    return Fail(http.error().message());
+  }
+  // Run by a person like the AWS CLI: its $AWS_ENDPOINT_URL_<SERVICE> apply (docs/oidc.md).
+  const aws::Environment env = aws::ProcessEnvironment();
+  auto endpoint = [&env](const std::string& flag, const char* variable) {
+    return !flag.empty() ? flag : aws::NonEmpty(env, variable).value_or("");
+  };
+  auto aws = AwsStack::Create(
+      {.http = **http,
+       .clock = clock,
+       .random = random,
+       .registry = registry,
+       .env = env,
+       .log_component = "iam",
+       .log_region = false},
+      {.region = c.region, .sts_endpoint = endpoint(c.sts_endpoint, "AWS_ENDPOINT_URL_STS")},
+      /*node_imds=*/nullptr, /*session_name=*/"");
   if (!aws) {
     return Fail(aws.error().message());
+  }
+  if (auto ok = (*aws)->AddIam(c.partition, endpoint(c.iam_endpoint, "AWS_ENDPOINT_URL_IAM"));
+      !ok) {
+    return Fail(ok.error().message());
   }
   if (c.action == "trust-policy") {
     return TrustPolicy(c, **aws);

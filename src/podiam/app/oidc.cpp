@@ -2,25 +2,22 @@
 #include "podiam/app/oidc.hpp"
 
 #include <array>
-#include <charconv>
-#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "podiam/app/ops_stack.hpp"
+#include "podiam/app/process.hpp"
 #include "podiam/base/clock.hpp"
 #include "podiam/base/log.hpp"
-#include "podiam/metrics/process.hpp"
-#include "podiam/metrics/registry.hpp"
+#include "podiam/http/host_port.hpp"
 #include "podiam/oidc/check.hpp"
 #include "podiam/oidc/discovery.hpp"
 #include "podiam/oidc/publisher.hpp"
-#include "podiam/ops/ops_handler.hpp"
 #include "podiam/transport/http_client.hpp"
 #include "podiam/transport/http_server.hpp"
-#include "podiam/transport/metrics.hpp"
 
 namespace podiam::app {
 namespace {
@@ -203,33 +200,41 @@ int Check(const cli::OidcConfig& c) {
   return 1;
 }
 
+// Logs a failed reload once per distinct failure (it is retried every poll), and a change.
+class ReloadLog {
+ public:
+  explicit ReloadLog(log::Logger& log) : log_(log) {}
+  void Report(const Result<bool>& changed) {
+    if (!changed) {
+      if (changed.error().ToString() != last_error_) {
+        last_error_ = changed.error().ToString();
+        log_.Warn("key reload failed; serving the previous keys", {{"error", last_error_}});
+      }
+    } else if (*changed) {
+      last_error_.clear();
+      log_.Info("keys changed; serving the new documents");
+    }
+  }
+
+ private:
+  log::Logger& log_;
+  std::string last_error_;
+};
+
 int Serve(const cli::GlobalConfig& /*global*/, const cli::OidcConfig& c) {
   log::Logger log("oidc");
   auto issuer = oidc::ParseIssuer(c.issuer);
   if (!issuer) {
     return Fail(issuer.error().message());
   }
-  auto colon = c.listen.rfind(':');
-  unsigned port = 0;
-  std::string host = colon == std::string::npos ? "" : c.listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  const char* port_begin = c.listen.data() + colon + 1;
-  const char* port_end = c.listen.data() + c.listen.size();
-  if (colon == std::string::npos || host.empty() ||
-      std::from_chars(port_begin, port_end, port).ptr != port_end || port > 65535) {
+  auto listen = http::ParseHostPort(c.listen);
+  if (!listen || listen->host.empty()) {
     return Fail("--listen must be ADDRESS:PORT, got '" + c.listen + "'");
   }
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ShutdownSignals signals;  // before any thread starts
 
-  metrics::Registry registry;
-  metrics::RegisterProcessMetrics(registry);
-  oidc::PublisherMetrics publisher_metrics(registry);
+  OpsStack ops;  // /metrics /healthz /readyz on the one HTTPS port, behind the documents
+  oidc::PublisherMetrics publisher_metrics(ops.registry());
   oidc::Publisher publisher({.issuer = *issuer,
                              .key_files = c.keys,
                              .render = {.jwks_uri = c.jwks_uri},
@@ -238,42 +243,29 @@ int Serve(const cli::GlobalConfig& /*global*/, const cli::OidcConfig& c) {
   if (auto ok = publisher.Reload(); !ok) {
     return Fail(ok.error().message());
   }
-  ops::Readiness readiness;
-  transport::HttpServerMetrics http_metrics(registry);
-  transport::HttpServer server({.address = host,
-                                .port = static_cast<std::uint16_t>(port),
+  transport::HttpServer server({.address = listen->host,
+                                .port = listen->port,
                                 .threads = 1,
                                 .name = "oidc",
-                                .metrics = &http_metrics,
+                                .metrics = &ops.http_metrics(),
                                 .tls_cert_file = c.tls_cert_file,
                                 .tls_key_file = c.tls_key_file},
-                               publisher.MakeHandler(ops::MakeOpsHandler(registry, readiness)));
+                               publisher.MakeHandler(ops.MakeHandler()));
   if (auto ok = server.Start(); !ok) {
     return Fail("listener " + c.listen + ": " + ok.error().ToString());
   }
-  log.Info("serving OIDC discovery", {{"listen", host + ":" + std::to_string(server.port())},
-                                      {"discovery", publisher.DiscoveryPath()},
-                                      {"jwks", publisher.JwksPath()}});
+  log.Info("serving OIDC discovery",
+           {{"listen", listen->host + ":" + std::to_string(server.port())},
+            {"discovery", publisher.DiscoveryPath()},
+            {"jwks", publisher.JwksPath()}});
   // Key files are re-read every 250 ms (docs/oidc.md): a replaced file is served within a second.
-  constexpr long kPollNanos = 250'000'000;
-  std::string last_error;
+  ReloadLog reloads(log);
   while (true) {
-    timespec wait{.tv_sec = 0, .tv_nsec = kPollNanos};
-    int sig = sigtimedwait(&signals, nullptr, &wait);
-    if (sig == SIGTERM || sig == SIGINT) {
-      log.Info("shutting down", {{"signal", sig}});
+    if (auto signal = signals.WaitFor(std::chrono::milliseconds(250))) {
+      log.Info("shutting down", {{"signal", *signal}});
       break;
     }
-    auto changed = publisher.Reload();
-    if (!changed) {
-      if (changed.error().ToString() != last_error) {  // once per distinct failure, not per poll
-        last_error = changed.error().ToString();
-        log.Warn("key reload failed; serving the previous keys", {{"error", last_error}});
-      }
-    } else if (*changed) {
-      last_error.clear();
-      log.Info("keys changed; serving the new documents");
-    }
+    reloads.Report(publisher.Reload());
   }
   server.Stop(std::chrono::seconds(2));
   return 0;

@@ -18,6 +18,17 @@ int ShutdownSignals::Wait() {
   return signal_number;
 }
 
+std::optional<int> ShutdownSignals::WaitFor(std::chrono::milliseconds timeout) {
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+  const timespec wait{.tv_sec = seconds.count(),
+                      .tv_nsec = std::chrono::nanoseconds(timeout - seconds).count()};
+  const int signal_number = sigtimedwait(&signals_, nullptr, &wait);
+  if (signal_number == SIGTERM || signal_number == SIGINT) {
+    return signal_number;
+  }
+  return std::nullopt;  // timed out, or interrupted by another signal
+}
+
 std::uint64_t RaiseFileLimit() {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {

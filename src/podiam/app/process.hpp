@@ -10,8 +10,10 @@
 //   int signal = signals.Wait();           // then stop in reverse order
 #pragma once
 
+#include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <optional>
 
 namespace podiam::app {
 
@@ -21,6 +23,9 @@ class ShutdownSignals {
   ShutdownSignals();
   // Waits for one of them; returns its number.
   int Wait();
+  // Waits at most `timeout` (for subcommands that poll between signals, e.g. oidc serve
+  // re-reading its key files); nullopt when none came.
+  std::optional<int> WaitFor(std::chrono::milliseconds timeout);
 
  private:
   sigset_t signals_{};

@@ -4,6 +4,7 @@
 
 #include "podiam/app/agent.hpp"
 #include "podiam/app/controller.hpp"
+#include "podiam/app/explain.hpp"
 #include "podiam/app/oidc.hpp"
 #include "podiam/app/webhook.hpp"
 #include "podiam/base/log.hpp"
@@ -27,6 +28,9 @@ struct Dispatch {
   }
   int operator()(const cli::CredentialProcessInvocation& process) const {
     return RunCredentialProcess(global, process.config);
+  }
+  int operator()(const cli::ExplainInvocation& explain) const {
+    return RunExplain(global, explain.config);
   }
   int operator()(const cli::PlannedInvocation& planned) const {
     log::Logger("podiam").Error("subcommand is not available in this version yet",

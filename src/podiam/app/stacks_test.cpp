@@ -2,7 +2,9 @@
 // subcommand, and that the agent's network pieces do nothing they were not asked to.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <pthread.h>
 
+#include <csignal>
 #include <memory>
 #include <vector>
 
@@ -98,6 +100,50 @@ TEST(AwsStackTest, RefusesWhatCannotWork) {
   EXPECT_THAT(role.error().message(), HasSubstr("--assume-role"));
 }
 
+TEST(AwsStackTest, IamIsSignedLikeSts) {
+  AwsFixture f;
+  auto stack = f.Create({.region = "eu-west-1"});
+  ASSERT_TRUE(stack);
+  ASSERT_TRUE((*stack)->AddIam("aws", ""));
+  f.http.PushResponse(403,
+                      "<ErrorResponse><Error><Code>AccessDenied</Code></Error></ErrorResponse>");
+  EXPECT_FALSE((*stack)->iam().ListOidcProviders());
+  auto request = f.http.last_request();
+  EXPECT_EQ(request.url, "https://iam.amazonaws.com/");  // global, whatever the STS region
+  EXPECT_THAT(std::string(request.headers.Get("Authorization").value_or("")),
+              HasSubstr("Credential=AKIDEXAMPLE/"));
+  EXPECT_THAT(std::string(request.headers.Get("Authorization").value_or("")),
+              HasSubstr("/us-east-1/iam/aws4_request"));
+
+  auto overridden = f.Create({.region = "us-east-1"});
+  ASSERT_TRUE(overridden);
+  ASSERT_TRUE((*overridden)->AddIam("aws-cn", "http://127.0.0.1:5000/"));
+  f.http.PushResponse(403,
+                      "<ErrorResponse><Error><Code>AccessDenied</Code></Error></ErrorResponse>");
+  EXPECT_FALSE((*overridden)->iam().GetRole("r"));
+  request = f.http.last_request();
+  EXPECT_EQ(request.url, "http://127.0.0.1:5000/");
+  EXPECT_THAT(std::string(request.headers.Get("Authorization").value_or("")),
+              HasSubstr("/cn-north-1/iam/aws4_request"));  // the partition's signing region
+
+  auto bad = (*overridden)->AddIam("aws-mars", "");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message(), HasSubstr("IAM endpoint"));
+}
+
+TEST(AwsStackTest, IamAssumesTheIntermediateRoleFirst) {
+  AwsFixture f;
+  auto stack =
+      f.Create({.region = "us-east-1", .assume_role = "arn:aws:iam::123456789012:role/hop"});
+  ASSERT_TRUE(stack);
+  ASSERT_TRUE((*stack)->AddIam("aws", ""));
+  f.http.PushError(ErrorCode::kUnavailable, "sts down");
+  EXPECT_FALSE((*stack)->iam().ListOidcProviders());
+  auto requests = f.http.requests();
+  ASSERT_GE(requests.size(), 1u);
+  EXPECT_THAT(requests.front().body, HasSubstr("Action=AssumeRole"));
+}
+
 TEST(KubeStackTest, InformersSyncTogetherAndStopWithTheStack) {
   testing::FakeClock clock;
   testing::FakeRandom random;
@@ -156,6 +202,25 @@ TEST(OpsStackTest, ServesMetricsHealthAndReadiness) {
   ops.Stop();
 }
 
+TEST(OpsStackTest, WithoutAListenerTheSubcommandServesTheHandler) {
+  OpsStack ops;
+  ASSERT_TRUE(ops.Start());  // nothing to start
+  EXPECT_EQ(ops.port(), 0);
+  ops.readiness().Add("test", [] { return ops::Check::Fail("not yet"); });
+  transport::HttpServer own(
+      {.address = "127.0.0.1", .port = 0, .name = "own", .metrics = &ops.http_metrics()},
+      ops.MakeHandler());
+  ASSERT_TRUE(own.Start());
+  EXPECT_EQ(Fetch(own.port(), "/healthz")->status, 200);
+  EXPECT_NE(Fetch(own.port(), "/readyz")->status, 200);
+  auto metrics = Fetch(own.port(), "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("process_"));
+  EXPECT_THAT(metrics->body, HasSubstr("server=\"own\""));
+  own.Stop(std::chrono::seconds(1));
+  ops.Stop();
+}
+
 TEST(AgentNetworkTest, NoRulesWithoutIptablesAndListenersServe) {
   log::Logger log("test");
   MetadataRedirects redirects({.iptables = false, .iptables_remove_on_exit = true}, 8181);
@@ -178,6 +243,14 @@ TEST(AgentNetworkTest, NoRulesWithoutIptablesAndListenersServe) {
 }
 
 TEST(ProcessTest, FileLimitIsAtLeastWhatItWas) { EXPECT_GT(RaiseFileLimit(), 0u); }
+
+TEST(ProcessTest, WaitForReturnsASignalOrNothingAfterTheTimeout) {
+  ShutdownSignals signals;  // blocks SIGTERM/SIGINT in this thread: a sent one stays pending
+  EXPECT_EQ(signals.WaitFor(std::chrono::milliseconds(10)), std::nullopt);
+  ASSERT_EQ(pthread_kill(pthread_self(), SIGTERM), 0);
+  EXPECT_EQ(signals.WaitFor(std::chrono::seconds(5)), SIGTERM);
+  EXPECT_EQ(signals.WaitFor(std::chrono::milliseconds(1)), std::nullopt);
+}
 
 }  // namespace
 }  // namespace podiam::app

@@ -4,19 +4,14 @@
 #include <optional>
 #include <thread>
 
+#include "podiam/app/kube_stack.hpp"
+#include "podiam/app/ops_stack.hpp"
 #include "podiam/app/process.hpp"
 #include "podiam/base/clock.hpp"
 #include "podiam/base/log.hpp"
 #include "podiam/base/random.hpp"
-#include "podiam/k8s/cluster_config.hpp"
-#include "podiam/k8s/http_kube_api.hpp"
-#include "podiam/k8s/informer.hpp"
 #include "podiam/k8s/resource.hpp"
-#include "podiam/metrics/process.hpp"
-#include "podiam/ops/ops_handler.hpp"
-#include "podiam/transport/http_client.hpp"
 #include "podiam/transport/http_server.hpp"
-#include "podiam/transport/metrics.hpp"
 #include "podiam/webhook/admission_handler.hpp"
 #include "podiam/webhook/kube_directory.hpp"
 
@@ -39,6 +34,31 @@ class MainHandler final : public http::Handler {
   webhook::AdmissionHandler& admission_;
 };
 
+webhook::AdmissionHandlerOptions AdmissionOptions(const cli::WebhookConfig& c) {
+  return {
+      .mutation = {.annotation_prefix = c.annotation_prefix,
+                   .audience = c.token_audience,
+                   .mount_path = c.token_mount_path,
+                   .token_expiration = c.token_expiration,
+                   .region = c.aws_default_region,
+                   .regional_sts = c.sts_regional_endpoint,
+                   .container_credentials = {.audience = c.container_credentials_audience,
+                                             .mount_path = c.container_credentials_token_mount_path,
+                                             .volume_name =
+                                                 c.container_credentials_token_volume_name,
+                                             .token_path = c.container_credentials_token_path,
+                                             .full_uri = c.container_credentials_full_uri}},
+      .lookup_timeout = c.lookup_timeout};
+}
+
+// Sleeps in 50 ms steps until `until` or `stopping`; false when stopping.
+bool SleepUntil(const Clock& clock, Clock::SteadyTime until, const std::atomic<bool>& stopping) {
+  while (!stopping.load() && clock.SteadyNow() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return !stopping.load();
+}
+
 }  // namespace
 
 int RunWebhook(const cli::GlobalConfig& /*global*/, const cli::WebhookConfig& c) {
@@ -52,89 +72,47 @@ int RunWebhook(const cli::GlobalConfig& /*global*/, const cli::WebhookConfig& c)
   for (const auto& warning : c.compat_warnings) {
     log.Warn(warning);
   }
-
   SystemClock clock;
   SystemRandom random;
-  metrics::Registry registry;
-  metrics::RegisterProcessMetrics(registry);
+  OpsStack ops({.host = c.listen_address, .port = static_cast<std::uint16_t>(c.metrics_port)});
 
   // ---- Kubernetes: every ServiceAccount (only the annotations with our prefix are kept), and
-  // PodIdentityAssociations when asked for.
-  auto cluster = k8s::LoadClusterConfig(
-      {.kubeconfig = c.kubeconfig, .allow_insecure = c.kube_insecure_skip_tls_verify}, clock);
-  if (!cluster) {
-    return fail("kubernetes config", cluster.error());
+  // PodIdentityAssociations when asked for; a direct read for those not delivered yet.
+  auto kube = KubeStack::Connect(
+      {.kubeconfig = c.kubeconfig, .insecure_skip_tls_verify = c.kube_insecure_skip_tls_verify},
+      clock, random, ops.registry(), "podiam-webhook");
+  if (!kube) {
+    return fail("kubernetes", kube.error());
   }
-  auto kube_http =
-      transport::BeastHttpClient::Create({.ca_file = cluster->ca_file,
-                                          .client_cert_file = cluster->client_cert_file,
-                                          .client_key_file = cluster->client_key_file,
-                                          .insecure_skip_verify = cluster->insecure_skip_tls_verify,
-                                          .user_agent = "podiam-webhook"});
-  if (!kube_http) {
-    return fail("kubernetes http client", kube_http.error());
-  }
-  k8s::K8sMetrics k8s_metrics(registry);
-  k8s::HttpKubeApi kube(**kube_http, *cluster, k8s_metrics, clock);
-  k8s::HttpKubeApi lookup(**kube_http, *cluster, k8s_metrics, clock,
-                          {.request_timeout = c.lookup_timeout});
   const std::string kept = c.annotation_prefix + "/*";
   k8s::ServiceAccountCache accounts({.annotation_keys = {kept}});
-  k8s::Informer account_informer(kube, accounts, k8s_metrics, clock, random,
-                                 {.resource = k8s::resources::ServiceAccounts()});
+  (*kube)->Watch(accounts, {.resource = k8s::resources::ServiceAccounts()});
   webhook::AssociationCache associations;
-  std::optional<k8s::Informer> association_informer;
   if (c.pod_identity_associations) {
-    association_informer.emplace(
-        kube, associations, k8s_metrics, clock, random,
-        k8s::InformerOptions{.resource = webhook::PodIdentityAssociations()});
+    (*kube)->Watch(associations, {.resource = webhook::PodIdentityAssociations()});
   }
   std::optional<webhook::IdentitiesFile> identities;
   if (!c.watch_container_credentials_config.empty()) {
     identities.emplace(c.watch_container_credentials_config);
     identities->Reload();
   }
-  registry.AddCallbackGauge("podiam_webhook_serviceaccounts_cached",
-                            "ServiceAccounts in the webhook's cache.",
-                            [&accounts] { return static_cast<double>(accounts.Size()); });
-
-  webhook::KubeServiceAccounts account_directory(accounts, lookup, k8s::AnnotationFilter({kept}),
-                                                 clock);
+  ops.registry().AddCallbackGauge("podiam_webhook_serviceaccounts_cached",
+                                  "ServiceAccounts in the webhook's cache.",
+                                  [&accounts] { return static_cast<double>(accounts.Size()); });
+  webhook::KubeServiceAccounts account_directory(
+      accounts, (*kube)->ApiWith({.request_timeout = c.lookup_timeout}),
+      k8s::AnnotationFilter({kept}), clock);
   webhook::AnyAssociation association_directory(
       c.pod_identity_associations ? &associations : nullptr, identities ? &*identities : nullptr);
-  webhook::WebhookMetrics webhook_metrics(registry);
-  webhook::AdmissionHandler admission(
-      account_directory, association_directory, clock, random, webhook_metrics,
-      {.mutation = {.annotation_prefix = c.annotation_prefix,
-                    .audience = c.token_audience,
-                    .mount_path = c.token_mount_path,
-                    .token_expiration = c.token_expiration,
-                    .region = c.aws_default_region,
-                    .regional_sts = c.sts_regional_endpoint,
-                    .container_credentials = {.audience = c.container_credentials_audience,
-                                              .mount_path =
-                                                  c.container_credentials_token_mount_path,
-                                              .volume_name =
-                                                  c.container_credentials_token_volume_name,
-                                              .token_path = c.container_credentials_token_path,
-                                              .full_uri = c.container_credentials_full_uri}},
-       .lookup_timeout = c.lookup_timeout});
-
-  ops::Readiness readiness;
-  readiness.Add("informers-synced", [&] {
-    bool synced = account_informer.HasSynced() &&
-                  (!association_informer || association_informer->HasSynced());
-    return synced ? ops::Check::Ok()
-                  : ops::Check::Fail("ServiceAccounts or PodIdentityAssociations not listed yet");
+  webhook::WebhookMetrics webhook_metrics(ops.registry());
+  webhook::AdmissionHandler admission(account_directory, association_directory, clock, random,
+                                      webhook_metrics, AdmissionOptions(c));
+  ops.readiness().Add("informers-synced", [&kube] {
+    return (*kube)->HasSynced()
+               ? ops::Check::Ok()
+               : ops::Check::Fail("ServiceAccounts or PodIdentityAssociations not listed yet");
   });
 
-  transport::HttpServerMetrics http_metrics(registry);
-  transport::HttpServer ops_server({.address = c.listen_address,
-                                    .port = static_cast<std::uint16_t>(c.metrics_port),
-                                    .threads = 1,
-                                    .name = "ops",
-                                    .metrics = &http_metrics},
-                                   ops::MakeOpsHandler(registry, readiness));
   transport::HttpServer server({.address = c.listen_address,
                                 .port = static_cast<std::uint16_t>(c.port),
                                 .threads = c.threads,
@@ -142,40 +120,29 @@ int RunWebhook(const cli::GlobalConfig& /*global*/, const cli::WebhookConfig& c)
                                 // caps requests at 3 MiB.
                                 .max_body_bytes = std::size_t{4} * 1024 * 1024,
                                 .name = "webhook",
-                                .metrics = &http_metrics,
+                                .metrics = &ops.http_metrics(),
                                 .tls_cert_file = c.tls_cert,
                                 .tls_key_file = c.tls_key,
                                 .tls_reload_interval = c.tls_reload_interval},
                                std::make_shared<MainHandler>(admission));
-  if (auto ok = ops_server.Start(); !ok) {
+  if (auto ok = ops.Start(); !ok) {
     return fail("metrics listener", ok.error());
   }
   if (auto ok = server.Start(); !ok) {
-    ops_server.Stop(std::chrono::milliseconds(0));
+    ops.Stop(std::chrono::milliseconds(0));
     return fail("webhook listener", ok.error());
   }
 
   // The informers start after the listeners: admissions before their first list are answered
-  // from direct reads.
+  // from direct reads. The identities file is re-read every second.
   std::atomic<bool> stopping{false};
   std::thread starter([&] {
-    auto until = clock.SteadyNow() + c.informer_start_delay;
-    while (!stopping.load() && clock.SteadyNow() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (stopping.load()) {
-      return;
-    }
-    account_informer.Start();
-    if (association_informer) {
-      association_informer->Start();
+    if (SleepUntil(clock, clock.SteadyNow() + c.informer_start_delay, stopping)) {
+      (*kube)->Start();
     }
   });
   std::thread file_poller([&] {
-    while (!stopping.load()) {
-      for (int i = 0; i < 20 && !stopping.load(); ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
+    while (SleepUntil(clock, clock.SteadyNow() + std::chrono::seconds(1), stopping)) {
       if (identities) {
         identities->Reload();
       }
@@ -191,11 +158,8 @@ int RunWebhook(const cli::GlobalConfig& /*global*/, const cli::WebhookConfig& c)
   starter.join();
   file_poller.join();
   server.Stop(std::chrono::seconds(5));
-  account_informer.Stop();
-  if (association_informer) {
-    association_informer->Stop();
-  }
-  ops_server.Stop(std::chrono::seconds(1));
+  (*kube)->Stop();
+  ops.Stop(std::chrono::seconds(1));
   log.Info("webhook stopped");
   return 0;
 }

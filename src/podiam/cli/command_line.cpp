@@ -9,8 +9,10 @@
 #include <variant>
 
 #include "podiam/cli/agent_command.hpp"
+#include "podiam/cli/build_info.hpp"
 #include "podiam/cli/compat_flags.hpp"
 #include "podiam/cli/controller_command.hpp"
+#include "podiam/cli/explain_command.hpp"
 #include "podiam/cli/flags.hpp"
 #include "podiam/cli/oidc_command.hpp"
 #include "podiam/cli/webhook_command.hpp"
@@ -51,7 +53,8 @@ const std::array<SubcommandInfo, 8> kSubcommands = {{
     {Command::kIam, "iam",
      "IAM for IRSA: the OIDC provider, trust policies and roles for ServiceAccounts",
      AddIamCommand},
-    {Command::kExplain, "explain", "Explains which role a pod would get and why", nullptr},
+    {Command::kExplain, "explain",
+     "Explains which role a pod gets through each path, and why (or why not)", AddExplainCommand},
     {Command::kCredentialProcess, "credential-process",
      "Prints an AWSIAMRole Secret's credentials.json for an SDK's credential_process",
      AddCredentialProcessCommand},
@@ -183,6 +186,8 @@ Invocation ParseCommandLine(const std::vector<std::string>& args) {
     auto* sub = app.add_subcommand(s.name, s.description);
     subs.push_back({sub, s.command, s.add != nullptr ? s.add(*sub, log_flags) : nullptr});
   }
+  // After the subcommands: they would inherit it.
+  app.footer("`podiam version` prints the version, commit and build details.");
   // Help of the subcommand that asked for it, else of podiam.
   auto help_text = [&app, &subs]() {
     for (const auto& sub : subs) {
@@ -201,6 +206,11 @@ Invocation ParseCommandLine(const std::vector<std::string>& args) {
   // kube2iam's chart passes its flags with no subcommand (its image's entrypoint is kube2iam): a
   // command line that starts with a flag and names no subcommand is `podiam agent`.
   std::vector<std::string> given = args;
+  if (given.size() == 2 && given[1] == "version") {  // podiam version: build information
+    inv.stdout_text = BuildInfo();
+    inv.exit_code = 0;
+    return inv;
+  }
   auto names_a_subcommand =
       std::any_of(given.begin() + (given.empty() ? 0 : 1), given.end(), [](const std::string& a) {
         return std::any_of(kSubcommands.begin(), kSubcommands.end(),

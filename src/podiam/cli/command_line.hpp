@@ -27,6 +27,7 @@
 #include "podiam/base/error.hpp"
 #include "podiam/cli/config.hpp"
 #include "podiam/cli/controller_flags.hpp"
+#include "podiam/cli/explain_flags.hpp"
 #include "podiam/cli/oidc_flags.hpp"
 #include "podiam/cli/webhook_flags.hpp"
 
@@ -61,13 +62,18 @@ struct CredentialProcessInvocation {
   static constexpr Command kCommand = Command::kCredentialProcess;
   CredentialProcessConfig config;
 };
+struct ExplainInvocation {
+  static constexpr Command kCommand = Command::kExplain;
+  ExplainConfig config;
+};
 // A subcommand listed in --help whose implementation has not landed yet.
 struct PlannedInvocation {
   Command command = Command::kNone;
 };
 using SubcommandInvocation =
     std::variant<std::monostate, AgentInvocation, WebhookInvocation, OidcInvocation, IamInvocation,
-                 ControllerInvocation, CredentialProcessInvocation, PlannedInvocation>;
+                 ControllerInvocation, CredentialProcessInvocation, ExplainInvocation,
+                 PlannedInvocation>;
 
 struct Invocation {
   GlobalConfig global;

@@ -37,6 +37,23 @@ TEST(CommandLineTest, VersionAndHelpExitZero) {
   EXPECT_THAT(none.stdout_text, HasSubstr("explain"));
 }
 
+TEST(CommandLineTest, VersionSubcommandPrintsBuildInformation) {
+  auto v = ParseCommandLine({"podiam", "version"});
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_TRUE(v.stdout_text.starts_with("podiam 0.1.0\ncommit: ")) << v.stdout_text;
+  EXPECT_THAT(v.stdout_text, HasSubstr("\nbuild type: "));
+  EXPECT_THAT(v.stdout_text, HasSubstr("\ncompiler: "));
+  EXPECT_THAT(v.stdout_text, HasSubstr("\nsanitizers: "));
+  EXPECT_EQ(v.stdout_text.back(), '\n');
+  EXPECT_TRUE(v.stderr_text.empty());
+  // It takes no arguments: anything after it is a usage error.
+  auto extra = ParseCommandLine({"podiam", "version", "--short"});
+  EXPECT_EQ(extra.exit_code, 2);
+  EXPECT_EQ(NewlineCount(extra.stderr_text), 1);
+  auto help = ParseCommandLine({"podiam", "--help"});
+  EXPECT_THAT(help.stdout_text, HasSubstr("podiam version"));
+}
+
 TEST(CommandLineTest, UnknownFlagIsOneLineAndExitTwo) {
   auto r = ParseCommandLine({"podiam", "--frobnicate"});
   EXPECT_EQ(r.exit_code, kExitUsage);
@@ -65,12 +82,12 @@ TEST(CommandLineTest, SubcommandAndGlobalFlagsInAnyOrder) {
 
 TEST(CommandLineTest, FlagsComeFromTheEnvironment) {
   ::setenv("PODIAM_LOG_FORMAT", "json", 1);  // NOLINT(concurrency-mt-unsafe): single-threaded test
-  auto r = ParseCommandLine({"podiam", "explain"});
+  auto r = ParseCommandLine({"podiam", "server"});
   ::unsetenv("PODIAM_LOG_FORMAT");  // NOLINT(concurrency-mt-unsafe)
   EXPECT_EQ(r.global.log.format, log::Format::kJson);
 
   ::setenv("PODIAM_LOG_LEVEL", "chatty", 1);  // NOLINT(concurrency-mt-unsafe)
-  auto bad = ParseCommandLine({"podiam", "explain"});
+  auto bad = ParseCommandLine({"podiam", "server"});
   ::unsetenv("PODIAM_LOG_LEVEL");  // NOLINT(concurrency-mt-unsafe)
   EXPECT_EQ(bad.exit_code, kExitUsage);
   EXPECT_THAT(bad.stderr_text, Not(HasSubstr("\n\n")));

@@ -12,12 +12,16 @@
 namespace podiam::cli {
 namespace {
 
-// The agent's config; the defaults when the command line did not parse as `agent` (as the
-// checks below have always read it: a few read defaults after a usage error).
+// The agent's config; a failure (and the defaults) when the command line did not parse as
+// `agent`.
 const AgentConfig& AgentOf(const Invocation& inv) {
   static const AgentConfig kDefaults;
   const auto* agent = std::get_if<AgentInvocation>(&inv.subcommand);
-  return agent != nullptr ? agent->config : kDefaults;
+  if (agent == nullptr) {
+    ADD_FAILURE() << "the command line did not parse to an agent invocation";
+    return kDefaults;
+  }
+  return agent->config;
 }
 
 using ::testing::AllOf;
@@ -210,7 +214,7 @@ TEST(CompatFlagsTest, MetricsListener) {
   EXPECT_EQ(AgentOf(prometheus).ops.metrics_listen, "0.0.0.0:9621");
   EXPECT_EQ(AgentOf(Agent({"--prometheus-listen-addr=127.0.0.1:9622"})).ops.metrics_listen,
             "127.0.0.1:9622");
-  EXPECT_EQ(AgentOf(Agent({"--prometheus-listen-addr="})).ops.metrics_listen, "0.0.0.0:9620");
+  ExpectUsageError({"--prometheus-listen-addr="}, "--prometheus-listen-addr");
   ExpectUsageError({"--metrics-port=9543", "--metrics-listen=0.0.0.0:9620"}, "disagree");
   ExpectUsageError({"--metrics-port=x"}, "--metrics-port");
 }
@@ -293,7 +297,7 @@ TEST(CompatFlagsTest, AllowRouteRegexpKeepsKiamsUnanchoredMeaning) {
   EXPECT_EQ(AgentOf(Agent({"--allow-route-regexp=/placement/"})).imds.allow_metadata_path,
             ".*(?:/placement/).*");
   EXPECT_EQ(AgentOf(Agent({"--allow-route-regexp=^$"})).imds.allow_metadata_path, "");
-  EXPECT_EQ(AgentOf(Agent({"--allow-route-regexp="})).imds.allow_metadata_path, "");
+  ExpectUsageError({"--allow-route-regexp="}, "--allow-route-regexp");
   ExpectUsageError({"--allow-route-regexp=/placement/", "--allow-metadata-path=/latest/.*"},
                    "disagree");
 }
@@ -314,7 +318,7 @@ TEST(CompatFlagsTest, Logging) {
     EXPECT_EQ(r.global.log.level, log::Level::kError);
     EXPECT_THAT(AgentOf(r).compat_warnings, IsEmpty());  // a warning would not show at that level
   }
-  EXPECT_EQ(ParseCommandLine({"podiam", "--log-level=panic", "explain"}).global.log.level,
+  EXPECT_EQ(ParseCommandLine({"podiam", "--log-level=panic", "server"}).global.log.level,
             log::Level::kError);
   EXPECT_EQ(Agent({"--log-format=JSON"}).global.log.format, log::Format::kJson);
   std::string level = "info";
@@ -358,8 +362,8 @@ TEST(CompatFlagsTest, EachIgnoredFlagWarnsOnceSayingWhatPodiamDoesInstead) {
   auto tls = Agent({"--cert=/c", "--key=/k", "--ca=/a", "--server-address=s:443"});
   EXPECT_THAT(AgentOf(tls).compat_warnings,
               ElementsAre(HasSubstr("--cert, --key, --ca, --server-address ignored: ")));
-  // An empty value asks for nothing.
-  EXPECT_THAT(AgentOf(Agent({"--api-server="})).compat_warnings, IsEmpty());
+  // An empty value is a usage error that names the flag, as for any flag taking a value.
+  ExpectUsageError({"--api-server="}, "--api-server");
 }
 
 TEST(CompatFlagsTest, PodiamFlagsAloneGiveNoWarnings) {

@@ -8,31 +8,12 @@
 
 #include "podiam/metrics/registry.hpp"
 #include "podiam/testing/fake_clock.hpp"
+#include "podiam/testing/test_jwt.hpp"
 
 namespace podiam::containercreds {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string B64(std::string_view bytes) {
-  static constexpr std::string_view kChars =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    acc = (acc << 8U) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kChars[(acc >> static_cast<unsigned>(bits)) & 0x3FU];
-    }
-  }
-  if (bits > 0) {
-    out += kChars[(acc << static_cast<unsigned>(6 - bits)) & 0x3FU];
-  }
-  return out;
-}
 
 class FakeReviews final : public TokenAuthenticator {
  public:
@@ -128,8 +109,8 @@ class HandlerTest : public ::testing::Test {
                                          .ips = {"10.0.0.7"}};
   }
   std::string Token(std::int64_t exp) {
-    return B64(R"({"alg":"RS256"})") + "." + B64(nlohmann::json({{"exp", exp}}).dump()) + "." +
-           B64("signature-" + std::to_string(exp));
+    return testing::UnsignedJwt(R"({"alg":"RS256"})", nlohmann::json({{"exp", exp}}).dump(),
+                                "signature-" + std::to_string(exp));
   }
   ContainerCredentialsHandler& Handler() {
     if (!handler_) {

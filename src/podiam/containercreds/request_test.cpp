@@ -5,31 +5,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "podiam/testing/test_jwt.hpp"
+
 namespace podiam::containercreds {
 namespace {
 
-std::string B64(std::string_view bytes) {
-  static constexpr std::string_view kChars =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    acc = (acc << 8U) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kChars[(acc >> static_cast<unsigned>(bits)) & 0x3FU];
-    }
-  }
-  if (bits > 0) {
-    out += kChars[(acc << static_cast<unsigned>(6 - bits)) & 0x3FU];
-  }
-  return out;
-}
-
 std::string Jwt(const nlohmann::json& claims) {
-  return B64(R"({"alg":"RS256","kid":"k"})") + "." + B64(claims.dump()) + "." + B64("sig");
+  return testing::UnsignedJwt(R"({"alg":"RS256","kid":"k"})", claims.dump(), "sig");
 }
 
 TEST(HostNameTest, StripsPortAndBrackets) {
@@ -55,7 +37,7 @@ TEST(HostNameTest, RefusesMalformed) {
 }
 
 TEST(Base64UrlTest, DecodesUnpaddedAndRefusesOthers) {
-  EXPECT_EQ(DecodeBase64Url(B64("hello")), "hello");
+  EXPECT_EQ(DecodeBase64Url(testing::Base64Url("hello")), "hello");
   EXPECT_EQ(DecodeBase64Url(""), "");
   EXPECT_EQ(DecodeBase64Url("aGVsbG8="), std::nullopt);  // padding
   EXPECT_EQ(DecodeBase64Url("a+b/"), std::nullopt);      // standard alphabet
@@ -80,7 +62,8 @@ TEST(JwtTimesTest, RefusesWhatIsNotAJwtWithExp) {
   EXPECT_FALSE(ParseJwtTimes(Jwt({{"sub", "x"}})));
   EXPECT_FALSE(ParseJwtTimes(Jwt({{"exp", "2000000000"}})));
   EXPECT_FALSE(ParseJwtTimes(Jwt({{"exp", 1e300}})));
-  EXPECT_FALSE(ParseJwtTimes(B64("[]") + "." + B64(R"({"exp":1})") + ".c2ln"));
+  EXPECT_FALSE(
+      ParseJwtTimes(testing::Base64Url("[]") + "." + testing::Base64Url(R"({"exp":1})") + ".c2ln"));
   auto jwt = Jwt({{"exp", 2000000000}});
   EXPECT_FALSE(ParseJwtTimes(jwt + "\n"));
   EXPECT_TRUE(ParseJwtTimes(jwt));

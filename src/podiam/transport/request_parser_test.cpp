@@ -152,8 +152,9 @@ TEST(RequestParserTest, ExpectContinueAndHeaderDoneBeforeTheBody) {
 }
 
 TEST(RequestParserTest, TrailersAreDroppedNotMergedIntoTheHeaders) {
-  auto r = Parse("PUT /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-                 "2\r\nhi\r\n0\r\nAuthorization: late\r\n\r\n");
+  auto r = Parse(
+      "PUT /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "2\r\nhi\r\n0\r\nAuthorization: late\r\n\r\n");
   ASSERT_EQ(r.status, ParseStatus::kDone);
   EXPECT_EQ(r.parsed.request.body, "hi");
   EXPECT_FALSE(r.parsed.request.headers.Get("authorization").has_value());

@@ -1,6 +1,10 @@
 // HTTPS between BeastHttpClient and HttpServer's TLS mode, with a throwaway PKI.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <thread>
@@ -61,6 +65,27 @@ TEST_F(TlsTest, FetchPeerChainReturnsWhatTheServerPresents) {
   auto closed = FetchPeerChain({.host = "localhost", .port = 1, .address = "127.0.0.1"});
   ASSERT_FALSE(closed);
   EXPECT_EQ(closed.error().code(), ErrorCode::kUnavailable);
+}
+
+TEST_F(TlsTest, FetchPeerChainGivesUpOnAServerThatAcceptsButNeverAnswers) {
+  // A listening socket nobody accepts from: the kernel completes the TCP handshake, then silence.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);  // NOLINT
+  ASSERT_EQ(::listen(fd, 4), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);  // NOLINT
+  auto silent = FetchPeerChain({.host = "localhost",
+                                .port = ntohs(addr.sin_port),
+                                .address = "127.0.0.1",
+                                .timeout = std::chrono::milliseconds(200)});
+  ::close(fd);
+  ASSERT_FALSE(silent);
+  EXPECT_EQ(silent.error().code(), ErrorCode::kUnavailable);
+  EXPECT_THAT(silent.error().message(), HasSubstr("TLS handshake with 127.0.0.1:"));
 }
 
 TEST_F(TlsTest, VerifiesServerByNameAndByIp) {

@@ -105,9 +105,19 @@ def log_tail(path: Path, lines: int = 60) -> str:
 
 
 class Agent:
-    def __init__(self, cluster: Cluster, kube: Kube, node: Node, sts, args: tuple[str, ...] = ()):
+    def __init__(self, cluster: Cluster, kube: Kube, node: Node, sts, args: tuple[str, ...] = (),
+                 command: list[str] | None = None, service_account: tuple[str, str] | None = None,
+                 env: dict[str, str] | None = None):
+        """`command`: run `podiam <command> --kubeconfig K --sts-endpoint S` instead of the
+        harness's own flags (the args of an installed DaemonSet); `service_account`: (namespace,
+        name) whose token the agent uses, with that ServiceAccount's RBAC as installed (default:
+        kube-system/podiam-agent with deploy/agent's RBAC applied); `env`: added to the agent's
+        environment (what the DaemonSet's env gives it)."""
         self.cluster, self.kube, self.node, self.sts = cluster, kube, node, sts
         self.args = tuple(args)
+        self.command = command
+        self.service_account = service_account
+        self.extra_env = dict(env or {})
         self.node_name = kube.node
         self.dir = Path(tempfile.mkdtemp(prefix="podiam-agent-"))
         self.log_path = self.dir / "agent.log"
@@ -115,9 +125,11 @@ class Agent:
 
     # -- life cycle -----------------------------------------------------------------------------
     def start(self, wait_ready: bool = True) -> "Agent":
-        apply_agent_rbac(self.cluster)
+        if self.service_account is None:
+            apply_agent_rbac(self.cluster)
+        sa_namespace, sa_name = self.service_account or ("kube-system", "podiam-agent")
         token = self.sa_token = self.kube.request_token(
-            "podiam-agent", audiences=(), namespace="kube-system", expiration_seconds=3600)
+            sa_name, audiences=(), namespace=sa_namespace, expiration_seconds=3600)
         self._ensure_api_relay()
         kubeconfig = self.dir / "kubeconfig"
         kubeconfig.write_text(yaml.safe_dump({
@@ -130,19 +142,24 @@ class Agent:
         sts_endpoint = self.node.expose(self.sts.endpoint)
         # PODIAM_AGENT_WRAPPER="gdb -batch -ex run -ex bt --args" runs the agent under a debugger.
         wrapper = os.environ.get("PODIAM_AGENT_WRAPPER", "").split()
-        cmd = [*wrapper, podiam_binary(), "agent",
-               "--kubeconfig", kubeconfig,
-               "--node", self.node_name,
-               "--listen", f"{NODE_IP}:{AGENT_PORT}",
-               "--metrics-listen", f"127.0.0.1:{OPS_PORT}",
-               "--sts-endpoint", sts_endpoint,
-               "--base-role-arn", BASE_ROLE_ARN,
-               "--iptables", "--host-interface", f"{NODE_VETH_PREFIX}+", "--host-ip", NODE_IP,
-               *self.args]
+        if self.command is not None:
+            cmd = [*wrapper, podiam_binary(), *self.command, "--kubeconfig", kubeconfig,
+                   "--sts-endpoint", sts_endpoint, *self.args]
+        else:
+            cmd = [*wrapper, podiam_binary(), "agent",
+                   "--kubeconfig", kubeconfig,
+                   "--node", self.node_name,
+                   "--listen", f"{NODE_IP}:{AGENT_PORT}",
+                   "--metrics-listen", f"127.0.0.1:{OPS_PORT}",
+                   "--sts-endpoint", sts_endpoint,
+                   "--base-role-arn", BASE_ROLE_ARN,
+                   "--iptables", "--host-interface", f"{NODE_VETH_PREFIX}+", "--host-ip", NODE_IP,
+                   *self.args]
         env = {
             **node_agent_env(self.dir),
             # Debug logging in tests, so that the secrets-in-log check at teardown covers it.
             "PODIAM_LOG_LEVEL": os.environ.get("PODIAM_AGENT_LOG_LEVEL", "debug"),
+            **self.extra_env,
         }
         for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
             if key in os.environ:

@@ -1,0 +1,39 @@
+// Flags of `podiam explain policy|pod` (docs/explain.md). The role flags are the agent's own
+// group (cli::RoleFlags), so a flag copied from the agent's DaemonSet means the same here.
+// Syntax is checked at parse time (exit code 2, one line on stderr).
+//
+// Thread-safety: call from the command-line parser only.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <optional>
+#include <string>
+
+#include "podiam/cli/config.hpp"
+
+namespace podiam::cli {
+
+struct ExplainConfig {
+  std::string action;  // policy | pod
+  RoleFlags roles;     // --base-role-arn, --default-role, --namespace-*, --iam-role-key, ...
+  std::string output = "text";  // -o text|json
+  // policy
+  std::string role;                          // --role NAME|ARN; "" = a pod without the annotation
+  std::string namespace_name;                // --namespace
+  std::optional<std::string> allowed_roles;  // --allowed-roles JSON (absent: no annotation)
+  std::optional<std::string> permitted;      // --permitted REGEX (absent: no annotation)
+  // pod
+  KubeFlags kube;
+  std::string pod;                                      // NAMESPACE/NAME
+  bool container_credentials_from_annotations = true;   // the agent's flag of that name
+  std::string annotation_prefix = "eks.amazonaws.com";  // the webhook's --annotation-prefix
+  std::string token_audience = "sts.amazonaws.com";     // the webhook's --token-audience
+};
+
+void AddExplainFlags(CLI::App& explain, ExplainConfig& config);
+
+// After parsing: the chosen action and cross-flag rules; an error message (one line, no
+// "podiam:" prefix) for usage errors.
+std::optional<std::string> FinishExplainFlags(CLI::App& explain, ExplainConfig& config);
+
+}  // namespace podiam::cli

@@ -1,0 +1,51 @@
+#include "podiam/cli/explain_flags.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "podiam/cli/command_line.hpp"
+
+namespace podiam::cli {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(ExplainFlagsTest, PolicyTakesTheRoleFlagsAndTheNamespaceAnnotations) {
+  auto r = ParseAndCheck({"podiam", "explain", "policy", "--role", "app", "--namespace", "team-a",
+                          "--base-role-arn", "arn:aws:iam::123456789012:role/", "--allowed-roles",
+                          "[]", "-o", "json"});
+  ASSERT_FALSE(r.exit_code) << r.stderr_text;
+  const auto& c = std::get<ExplainInvocation>(r.subcommand).config;
+  EXPECT_EQ(c.action, "policy");
+  EXPECT_EQ(c.role, "app");
+  EXPECT_EQ(c.allowed_roles, "[]");
+  EXPECT_FALSE(c.permitted);
+  EXPECT_EQ(c.output, "json");
+  EXPECT_EQ(c.roles.base_role_arn, "arn:aws:iam::123456789012:role/");
+}
+
+TEST(ExplainFlagsTest, PodTakesNamespaceSlashName) {
+  auto r = ParseAndCheck({"podiam", "explain", "pod", "team-a/web-1", "--kubeconfig", "/k"});
+  ASSERT_FALSE(r.exit_code) << r.stderr_text;
+  EXPECT_EQ(std::get<ExplainInvocation>(r.subcommand).config.pod, "team-a/web-1");
+}
+
+TEST(ExplainFlagsTest, UsageErrorsAreOneLineAndExitTwo) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"podiam", "explain"},
+           {"podiam", "explain", "policy", "--role", "app"},
+           {"podiam", "explain", "policy", "--namespace", "a", "-o", "yaml"},
+           {"podiam", "explain", "policy", "--namespace", "a", "--base-role-arn", "nope"},
+           {"podiam", "explain", "policy", "--namespace", "a", "--auto-discover-base-arn"},
+           {"podiam", "explain", "pod", "web-1"},
+           {"podiam", "explain", "pod", "a/b/c"},
+       }) {
+    auto r = ParseAndCheck(args);
+    EXPECT_EQ(r.exit_code, kExitUsage) << args.back();
+    EXPECT_THAT(r.stderr_text, HasSubstr("podiam: ")) << args.back();
+    EXPECT_EQ(std::count(r.stderr_text.begin(), r.stderr_text.end(), '\n'), 1) << r.stderr_text;
+  }
+}
+
+}  // namespace
+}  // namespace podiam::cli

@@ -1,0 +1,209 @@
+"""`podiam explain pod` against the real kube-apiserver (issue 19; docs/explain.md): pods in each
+state — no role, allowed, denied, hostNetwork, no IP yet, IRSA mutated by the real webhook and
+not mutated, a PodIdentityAssociation — give the expected verdict per path; and for the same pods
+the E2E agent answers what explain says (200 with the role, 403, 404).
+
+One webhook, one CRD install and one namespace of explained pods per module; the agent test has
+its own namespace and node (the agent fixtures are per test).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+import yaml
+from podiam_testenv.agent import BASE_ROLE_ARN, DEPLOY, podiam_binary
+from podiam_testenv.cluster import ApiError
+from podiam_testenv.imds_client import ACCOUNT, ALLOWED, CREDS, ROLE_KEY, request, run_pod
+from podiam_testenv.kube import Kube, unique
+from podiam_testenv.webhook import TEST_LABEL, Webhook, WebhookCerts
+
+pytestmark = pytest.mark.e2e
+
+IRSA_ROLE = "arn:aws:iam::111122223333:role/s3-reader"
+CC_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cc"
+PIA = "/apis/podiam.io/v1alpha1/namespaces/{ns}/podidentityassociations"
+WAIT = 60
+
+
+def explain(cluster, target: str, *flags: str) -> tuple[int, dict]:
+    """`podiam explain pod TARGET -o json` with the agent's base ARN: exit code and document."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_REGION": "us-east-1",
+           "AWS_EC2_METADATA_DISABLED": "true", "NO_COLOR": "1"}
+    for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    r = subprocess.run([str(podiam_binary()), "explain", "pod", target,
+                        f"--kubeconfig={cluster.kubeconfig}", "--base-role-arn", BASE_ROLE_ARN,
+                        "-o", "json", *flags],
+                       env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode in (0, 1), f"exit {r.returncode}: {r.stderr}"
+    assert "AddressSanitizer" not in r.stderr and "runtime error:" not in r.stderr, r.stderr
+    return r.returncode, json.loads(r.stdout)
+
+
+def install_crd(cluster) -> None:
+    """The shipped PodIdentityAssociation CRD, Established (as test_webhook.py installs it)."""
+    crd = yaml.safe_load((DEPLOY.parent / "crds" / "podidentityassociations.podiam.io.yaml").read_text())
+    try:
+        cluster.rest.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    except ApiError as e:
+        if e.status != 409:
+            raise
+    path_ = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}"
+    deadline = time.monotonic() + 30
+    while True:
+        got = cluster.rest.get(path_)
+        if any(c["type"] == "Established" and c["status"] == "True"
+               for c in (got.get("status") or {}).get("conditions") or []):
+            return
+        assert time.monotonic() < deadline, got
+        time.sleep(0.2)
+
+
+def path(doc: dict, name: str) -> dict:
+    return next(p for p in doc["paths"] if p["path"] == name)
+
+
+@pytest.fixture(scope="module")
+def world(cluster, tmp_path_factory):
+    """A namespace covered by a running `podiam webhook`, with one pod per state."""
+    install_crd(cluster)
+    hook = Webhook(cluster, WebhookCerts(tmp_path_factory.mktemp("explain-certs")),
+                   args=("--pod-identity-associations",)).start()
+    k = Kube(cluster.rest)
+    test_id = unique("explain")
+    k.namespace = k.create_namespace(
+        unique("explain"), labels={TEST_LABEL: test_id},
+        annotations={ALLOWED: json.dumps(["app", CC_ROLE])})["metadata"]["name"]
+    hook.register(test_id)
+    ns = k.namespace
+    pods = {}
+    try:
+        pods["no-role"] = k.run_pod("no-role")
+        pods["allowed"] = k.run_pod("allowed", annotations={ROLE_KEY: "app"})
+        pods["denied"] = k.run_pod("denied", annotations={ROLE_KEY: "admin"})
+        pods["host-network"] = k.run_pod("host-network", annotations={ROLE_KEY: "app"},
+                                         host_network=True)
+        pods["no-ip"] = k.create_pod("no-ip", annotations={ROLE_KEY: "app"})
+        k.create_service_account("irsa", annotations={"eks.amazonaws.com/role-arn": IRSA_ROLE})
+        pods["irsa-mutated"] = k.run_pod("irsa-mutated", service_account="irsa")
+        pods["irsa-not-mutated"] = k.run_pod(
+            "irsa-not-mutated", service_account="irsa",
+            labels={"eks.amazonaws.com/skip-pod-identity-webhook": "true"})
+        k.create_service_account("cc")
+        k.rest.post(PIA.format(ns=ns), {
+            "apiVersion": "podiam.io/v1alpha1", "kind": "PodIdentityAssociation",
+            "metadata": {"name": "cc"}, "spec": {"serviceAccount": "cc", "roleArn": CC_ROLE}})
+        deadline = time.monotonic() + 10
+        while True:  # the association reaches the webhook through its watch
+            pod = k.run_pod(unique("associated"), service_account="cc")
+            env = {e["name"] for e in pod["spec"]["containers"][0].get("env", [])}
+            if "AWS_CONTAINER_CREDENTIALS_FULL_URI" in env or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        pods["associated"] = pod
+        yield k, {key: f"{ns}/{p['metadata']['name']}" for key, p in pods.items()}
+    finally:
+        k.delete_namespace(ns)
+        for name in hook.configs:
+            cluster.rest.delete(
+                f"/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{name}",
+                ok=(404,))
+        assert hook.stop() == 0, hook.log_tail()
+
+
+@pytest.mark.parametrize("state,imds,role", [
+    ("no-role", "no_role", ""),
+    ("allowed", "allowed", BASE_ROLE_ARN + "app"),
+    ("denied", "denied", BASE_ROLE_ARN + "admin"),
+    ("host-network", "not_applicable", ""),
+    ("no-ip", "pending", BASE_ROLE_ARN + "app"),
+])
+def test_imds_path_verdicts(cluster, world, state, imds, role):
+    _, pods = world
+    code, doc = explain(cluster, pods[state])
+    p = path(doc, "imds")
+    assert p["verdict"] == imds, p
+    assert p["role"] == role, p
+    assert (p["fix"] == "") == (imds == "allowed"), p
+    assert code == (0 if imds == "allowed" else 1)
+    if state == "denied":
+        assert "no entry of iam.amazonaws.com/allowed-roles matches" in p["reason"], p
+        assert '"admin"' in p["fix"] and ALLOWED in p["fix"], p
+    if state == "host-network":
+        assert p["steps"][0]["check"] == "host-network" and p["steps"][0]["status"] == "refused"
+
+
+def test_irsa_mutated_and_not_mutated(cluster, world):
+    _, pods = world
+    code, doc = explain(cluster, pods["irsa-mutated"])
+    irsa = path(doc, "irsa")
+    assert (irsa["verdict"], irsa["role"]) == ("allowed", IRSA_ROLE), irsa
+    assert code == 0
+    _, doc = explain(cluster, pods["irsa-not-mutated"])
+    irsa = path(doc, "irsa")
+    assert irsa["verdict"] == "not_mutated", irsa
+    assert "recreate the pod" in irsa["fix"], irsa
+    _, doc = explain(cluster, pods["allowed"])
+    assert path(doc, "irsa")["verdict"] == "no_role"
+
+
+def test_association_gives_container_credentials(cluster, world):
+    _, pods = world
+    code, doc = explain(cluster, pods["associated"])
+    cc = path(doc, "container-credentials")
+    assert (cc["verdict"], cc["role"]) == ("allowed", CC_ROLE), cc
+    assert [s["status"] for s in cc["steps"] if s["check"] == "token-injected"] == ["ok"], cc
+    assert path(doc, "irsa")["verdict"] == "no_role"
+    assert code == 0
+    _, doc = explain(cluster, pods["no-role"])
+    assert path(doc, "container-credentials")["verdict"] == "no_role"
+
+
+def test_text_output_and_a_missing_pod(cluster, world):
+    _, pods = world
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_REGION": "us-east-1",
+           "AWS_EC2_METADATA_DISABLED": "true"}
+    r = subprocess.run([str(podiam_binary()), "explain", "pod", pods["denied"],
+                        f"--kubeconfig={cluster.kubeconfig}", "--base-role-arn", BASE_ROLE_ARN],
+                       env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 1, r.stderr
+    assert "verdict imds: DENIED " + BASE_ROLE_ARN + "admin" in r.stdout
+    assert "\x1b" not in r.stdout  # not a terminal: no colour
+    ns = pods["denied"].split("/")[0]
+    r = subprocess.run([str(podiam_binary()), "explain", "pod", f"{ns}/nope",
+                        f"--kubeconfig={cluster.kubeconfig}"],
+                       env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 1 and "cannot explain" in r.stderr and "nope" in r.stderr, r.stderr
+
+
+def test_the_agent_answers_what_explain_says(cluster, kube, pods, start_agent):
+    """The same pods, asked through the E2E agent's IMDS: explain's allowed is a 200 listing the
+    role, denied a 403 with the same reason, no_role a 404."""
+    start_agent()
+    ns = kube.create_namespace(annotations={ALLOWED: json.dumps(["app"])})["metadata"]["name"]
+    ok, refused, plain = pods(3)
+    objs = {"allowed": (ok, run_pod(kube, ok, ns, role="app")),
+            "denied": (refused, run_pod(kube, refused, ns, role="admin")),
+            "no_role": (plain, run_pod(kube, plain, ns))}
+    expected_status = {"allowed": 200, "denied": 403, "no_role": 404}
+    for verdict, (pod, obj) in objs.items():
+        _, doc = explain(cluster, f"{ns}/{obj['metadata']['name']}")
+        p = path(doc, "imds")
+        assert p["verdict"] == verdict, p
+        deadline = time.monotonic() + WAIT
+        while True:
+            status, _, body = request(pod, "GET", CREDS)
+            if status == expected_status[verdict] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert status == expected_status[verdict], (verdict, status, body)
+        if verdict == "allowed":
+            assert body == "app" and p["role"] == BASE_ROLE_ARN + "app"
+        if verdict == "denied":
+            assert "no entry of iam.amazonaws.com/allowed-roles matches" in body, body

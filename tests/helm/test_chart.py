@@ -1,0 +1,351 @@
+"""The Helm chart deploy/helm/podiam, checked by the pinned helm (built from its Go module) and
+the real kube-apiserver: `helm lint --strict` and `helm template` for the default values and
+every value set under tests/helm/values/, each rendered object accepted by a server-side dry-run
+with strict field validation (CRDs applied first), values.schema.json refusing bad values with a
+clear message, the kube2iam and kiam chart values mapped to the same agent flags, those flags
+accepted by `podiam agent`, and the raw manifests under deploy/ equal to the chart's rendering.
+
+One control plane (the session's) and one namespace per module.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from podiam_testenv import paths
+from podiam_testenv.agent import podiam_binary
+from podiam_testenv.cluster import ApiError
+from podiam_testenv.helm import CHART, Helm, HelmError, load_all
+
+pytestmark = pytest.mark.integration
+
+HERE = Path(__file__).resolve().parent
+VALUES = sorted((HERE / "values").glob("*.yaml"))
+SETS = [None, *VALUES]
+DEPLOY = paths.REPO / "deploy"
+
+
+def set_id(v: Path | None) -> str:
+    return "defaults" if v is None else v.stem
+
+
+def render(helm: Helm, values: Path | None, namespace: str = "podiam", sets=(), release="podiam"):
+    return helm.template(release, namespace, values=[values] if values else [], sets=sets)
+
+
+def find(docs, kind, name=None):
+    found = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    assert found, f"no {kind} {name or ''} in {[(d['kind'], d['metadata']['name']) for d in docs]}"
+    return found[0]
+
+
+def agent_args(docs) -> list[str]:
+    return find(docs, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+# ---- helm lint and template, every object accepted by the apiserver ---------------------------
+
+@pytest.mark.parametrize("values", SETS, ids=set_id)
+def test_lint_strict(helm, values):
+    r = helm.lint(values=[values] if values else [])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "0 chart(s) failed" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("values", SETS, ids=set_id)
+def test_rendered_objects_are_accepted_by_the_apiserver(helm, api, namespace, values):
+    docs = render(helm, values, namespace)
+    assert docs
+    crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
+    assert [c["metadata"]["name"] for c in crds] == ["podidentityassociations.podiam.io"]
+    for crd in crds:  # CRDs first, for real: nothing else can be checked against them before
+        api.ensure(crd)
+    refused = []
+    for doc in docs:
+        if doc["kind"] == "CustomResourceDefinition":
+            continue
+        try:
+            api.dry_run(doc, namespace)
+        except ApiError as e:
+            refused.append(f"{doc['kind']} {doc['metadata']['name']}: {e}")
+    assert not refused, "\n".join(refused)
+
+
+EXPECTED_KINDS = {
+    "defaults": {"DaemonSet", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"},
+    "agent": {"DaemonSet", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"},
+    "webhook": {"Deployment", "Service", "PodDisruptionBudget", "MutatingWebhookConfiguration",
+                "ServiceAccount", "ClusterRole", "ClusterRoleBinding"},
+    "oidc": {"Deployment", "Service", "PodDisruptionBudget", "ServiceAccount"},
+    "all": {"DaemonSet", "Deployment", "Service", "PodDisruptionBudget",
+            "MutatingWebhookConfiguration", "ServiceAccount", "ClusterRole", "ClusterRoleBinding",
+            "ServiceMonitor", "PrometheusRule", "Issuer", "Certificate"},
+    "kube2iam": {"DaemonSet", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"},
+    "kiam": {"DaemonSet", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"},
+}
+
+
+@pytest.mark.parametrize("values", SETS, ids=set_id)
+def test_each_value_set_renders_its_components(helm, values):
+    kinds = {d["kind"] for d in render(helm, values)} - {"CustomResourceDefinition"}
+    assert kinds == EXPECTED_KINDS[set_id(values)]
+
+
+# ---- secure defaults ---------------------------------------------------------------------------
+
+def test_agent_defaults_are_least_privilege(helm):
+    docs = render(helm, None)
+    pod = find(docs, "DaemonSet")["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    assert pod["hostNetwork"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    sc = c["securityContext"]
+    assert sc["capabilities"] == {"drop": ["ALL"], "add": ["NET_ADMIN"]}
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    assert sc["privileged"] is False
+    assert {e["name"] for e in c["env"]} == {"NODE_NAME", "HOST_IP", "PODIAM_HOST_IP"}
+    assert c["args"] == ["agent", "--iptables", "--host-interface=cni0", "--listen=$(HOST_IP):8181",
+                         "--metrics-listen=0.0.0.0:9620"]
+
+
+def test_webhook_defaults_are_highly_available_and_fail_closed(helm):
+    docs = render(helm, HERE / "values" / "webhook.yaml", namespace="irsa")
+    dep = find(docs, "Deployment")
+    assert dep["spec"]["replicas"] == 2
+    pod = dep["spec"]["template"]["spec"]
+    assert pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    sc = pod["containers"][0]["securityContext"]
+    assert sc["runAsNonRoot"] is True and sc["readOnlyRootFilesystem"] is True
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert find(docs, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
+    hook = find(docs, "MutatingWebhookConfiguration")["webhooks"][0]
+    assert hook["failurePolicy"] == "Fail" and hook["sideEffects"] == "None"
+    assert hook["clientConfig"]["service"]["namespace"] == "irsa"
+    assert hook["namespaceSelector"]["matchExpressions"][0]["values"] == ["kube-system", "irsa"]
+
+
+def test_rbac_is_the_same_as_the_raw_manifests(helm):
+    docs = render(helm, HERE / "values" / "all.yaml")
+    raw_agent = find(load_all(DEPLOY / "agent" / "rbac.yaml"), "ClusterRole")
+    raw_webhook = find(load_all(DEPLOY / "webhook" / "webhook.yaml"), "ClusterRole")
+    assert find(docs, "ClusterRole", "podiam-agent")["rules"] == raw_agent["rules"]
+    assert find(docs, "ClusterRole", "podiam-webhook")["rules"] == raw_webhook["rules"]
+    oidc_sa = find(docs, "ServiceAccount", "podiam-oidc")
+    assert oidc_sa["automountServiceAccountToken"] is False  # no API access at all
+
+
+# ---- values.schema.json -------------------------------------------------------------------------
+
+def template_error(helm, *sets) -> str:
+    with pytest.raises(HelmError) as e:
+        render(helm, None, sets=sets)
+    return e.value.stderr
+
+
+def test_schema_rejects_a_wrong_type(helm):
+    err = template_error(helm, "agent.host.port=http")
+    assert "values don't meet the specifications of the schema" in err, err
+    assert "/agent/host/port" in err and "integer" in err, err
+
+
+def test_schema_rejects_an_unknown_key(helm):
+    err = template_error(helm, "agent.hostInterface=cali+")
+    assert "values don't meet the specifications of the schema" in err, err
+    assert "hostInterface" in err and "additional properties" in err.lower(), err
+
+
+def test_schema_rejects_an_unknown_kube2iam_style_key(helm):
+    # kube2iam's aws.access_key would put node credentials in the values: not accepted.
+    err = template_error(helm, "aws.access_key=AKIA")
+    assert "access_key" in err, err
+
+
+def test_webhook_without_a_trusted_certificate_is_refused(helm):
+    err = template_error(helm, "webhook.enabled=true")
+    assert "webhook.tls.certManager.enabled" in err and "caBundle" in err, err
+
+
+def test_oidc_without_issuer_is_refused(helm):
+    err = template_error(helm, "oidc.enabled=true")
+    assert "oidc.issuer" in err, err
+
+
+def test_kiam_chart_default_session_duration_is_refused_with_the_reason(helm):
+    err = template_error(helm, "server.sessionDuration=15m")
+    assert "15m is too short" in err and "50m" in err, err
+
+
+# ---- kube2iam and kiam chart values -------------------------------------------------------------
+
+def test_kube2iam_values_become_the_same_agent_flags(helm):
+    docs = render(helm, HERE / "values" / "kube2iam.yaml")
+    args = agent_args(docs)
+    for want in ("--iptables", "--host-interface=cali+", "--listen=$(HOST_IP):8181",
+                 "--metrics-listen=0.0.0.0:9543", "--base-role-arn=arn:aws:iam::123456789012:role/",
+                 "--default-role=kube2iam-default", "--namespace-restrictions",
+                 "--iam-role-session-ttl=30m", "--region=eu-west-1", "--log-level=debug"):
+        assert want in args, args
+    ds = find(docs, "DaemonSet")
+    pod = ds["spec"]["template"]
+    assert pod["metadata"]["annotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "false"
+    c = pod["spec"]["containers"][0]
+    assert {"name": "HTTPS_PROXY", "value": ""} in c["env"]
+    assert c["ports"][1]["containerPort"] == 9543
+    assert c["livenessProbe"]["initialDelaySeconds"] == 30
+    assert c["resources"]["requests"] == {"cpu": "50m", "memory": "64Mi"}
+    # kube2iam's chart runs the container privileged when iptables is on; podiam never does.
+    assert c["securityContext"]["privileged"] is False
+
+
+def test_kiam_values_become_the_same_agent_flags(helm):
+    docs = render(helm, HERE / "values" / "kiam.yaml")
+    args = agent_args(docs)
+    for want in ("--iptables", "--host-interface=!eth0", "--metrics-listen=0.0.0.0:9620",
+                 "--base-role-arn=arn:aws:iam::123456789012:role/",
+                 "--assume-role=arn:aws:iam::123456789012:role/kiam-server",
+                 "--session-duration=1h", "--log-level=warn", "--log-format=json",
+                 "--allow-route-regexp=^/latest/meta-data/placement/", "--no-iptables-remove"):
+        assert want in args, args
+    ds = find(docs, "DaemonSet")
+    assert ds["spec"]["updateStrategy"] == {"type": "OnDelete"}
+    assert ds["spec"]["template"]["spec"]["serviceAccountName"] == "kiam-agent"
+    assert find(docs, "ServiceAccount")["metadata"]["name"] == "kiam-agent"
+    assert find(docs, "ClusterRoleBinding")["subjects"][0]["name"] == "kiam-agent"
+
+
+def test_a_kube2iam_value_wins_over_the_podiam_default(helm):
+    args = agent_args(render(helm, None, sets=["host.iptables=false"]))
+    assert "--iptables" not in args and not any(a.startswith("--host-interface") for a in args)
+
+
+@pytest.mark.parametrize("values", [None, *[v for v in VALUES if v.stem in ("agent", "all", "kube2iam", "kiam")]],
+                         ids=set_id)
+def test_rendered_agent_args_are_accepted_by_podiam(helm, values, tmp_path):
+    # The args exactly as the DaemonSet gives them (the kubelet expands $(HOST_IP)); not a usage
+    # error (exit 2): `podiam agent` stops at the kubeconfig, after every flag was accepted.
+    args = [a.replace("$(HOST_IP)", "192.0.2.10") for a in agent_args(render(helm, values))]
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(tmp_path), "AWS_REGION": "us-east-1",
+           "AWS_EC2_METADATA_DISABLED": "true", "PODIAM_HOST_IP": "192.0.2.10",
+           "NODE_NAME": "n1", "PODIAM_NODE_IMDS_ENDPOINT": "http://127.0.0.1:9"}
+    r = subprocess.run([str(podiam_binary()), *args, "--kubeconfig", "/nonexistent"],
+                       capture_output=True, text=True, env=env, timeout=30)
+    assert r.returncode == 1, (args, r.returncode, r.stderr[-2000:])
+    assert "kube" in r.stderr, r.stderr[-2000:]
+
+
+# ---- the raw manifests under deploy/ match the chart -------------------------------------------
+
+STORED_ONLY = ("uid", "creationTimestamp", "generation", "managedFields", "resourceVersion")
+
+
+def normalized(obj: dict) -> dict:
+    """An object as the apiserver would store it, without what differs by construction: the
+    chart's Helm labels (and so label selectors), server-set metadata and status."""
+    obj = copy.deepcopy(obj)
+    obj.pop("status", None)
+    meta = obj["metadata"]
+    for key in (*STORED_ONLY, "labels"):
+        meta.pop(key, None)
+
+    def strip(node):
+        if isinstance(node, dict):
+            node.pop("matchLabels", None)
+            if "template" in node and isinstance(node["template"], dict):
+                node["template"].get("metadata", {}).pop("labels", None)
+            for v in node.values():
+                strip(v)
+        elif isinstance(node, list):
+            for v in node:
+                strip(v)
+    strip(obj)
+    if obj["kind"] == "Service":
+        obj["spec"].pop("selector", None)
+        for key in ("clusterIP", "clusterIPs"):
+            obj["spec"].pop(key, None)
+    return obj
+
+
+def ensure_namespace(cluster, name: str, timeout: float = 60) -> bool:
+    """Makes the namespace exist and be Active (another test may just have deleted it: it is
+    Terminating for a moment); True if this call created it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            cluster.rest.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                     "metadata": {"name": name}})
+            return True
+        except ApiError as e:
+            if e.status != 409:
+                raise
+        got = cluster.rest.get(f"/api/v1/namespaces/{name}", ok=(404,)) or {}
+        phase = got["status"].get("phase") if got.get("kind") == "Namespace" else "gone"
+        if phase == "Active":
+            return False
+        assert time.monotonic() < deadline, f"namespace {name} stays {phase}"
+        time.sleep(0.2)
+
+
+def dry_run_all(api, docs, namespace=None):
+    out = {}
+    for doc in docs:
+        key = (doc["kind"], doc["metadata"]["name"])
+        if doc["kind"] in ("Issuer", "Certificate"):  # stub CRDs: compared as written
+            out[key] = normalized(doc)
+        else:
+            out[key] = normalized(api.dry_run(doc, namespace))
+    return out
+
+
+def test_deploy_crds_are_the_charts():
+    chart_crds = sorted((CHART / "crds").glob("*.yaml"))
+    assert "podidentityassociations.podiam.io.yaml" in [c.name for c in chart_crds]
+    for crd in chart_crds:  # byte for byte
+        assert (DEPLOY / "crds" / crd.name).read_text() == crd.read_text(), crd.name
+
+
+@pytest.mark.parametrize("component,namespace,sets,files", [
+    ("agent", "kube-system", [], ["agent/serviceaccount.yaml", "agent/rbac.yaml", "agent/daemonset.yaml"]),
+    ("webhook", "podiam-webhook",
+     ["agent.enabled=false", "webhook.enabled=true", "webhook.tls.certManager.enabled=true"],
+     ["webhook/webhook.yaml", "webhook/certificate.yaml"]),
+])
+def test_deploy_manifests_match_the_chart(helm, api, cluster, component, namespace, sets, files):
+    raw = [d for f in files for d in load_all(DEPLOY / f)]
+    created = False
+    if any(d["kind"] == "Namespace" for d in raw):
+        created = ensure_namespace(cluster, namespace)
+    try:
+        raw = [d for d in raw if d["kind"] != "Namespace"]  # a chart installs into its namespace
+        chart = [d for d in render(helm, None, namespace=namespace, sets=sets)
+                 if d["kind"] != "CustomResourceDefinition"]
+        want = dry_run_all(api, chart, namespace)
+        got = dry_run_all(api, raw, namespace)
+        assert sorted(got) == sorted(want)
+        for key in want:
+            assert got[key] == want[key], key
+    finally:
+        if created:
+            cluster.rest.delete(f"/api/v1/namespaces/{namespace}", ok=(404,))
+
+
+def test_schema_describes_every_value_and_refuses_unknown_keys():
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+
+    def walk(value, node, path):
+        assert node.get("additionalProperties") is False or "additionalProperties" in node, path
+        for key, sub in value.items():
+            props = node.get("properties", {})
+            assert key in props, f"{path}.{key} is not in values.schema.json"
+            if isinstance(sub, dict) and props[key].get("properties"):
+                walk(sub, props[key], f"{path}.{key}")
+    walk(values, schema, "")
+    assert schema["additionalProperties"] is False
