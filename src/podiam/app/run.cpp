@@ -3,6 +3,7 @@
 #include <variant>
 
 #include "podiam/app/agent.hpp"
+#include "podiam/app/controller.hpp"
 #include "podiam/app/explain.hpp"
 #include "podiam/app/oidc.hpp"
 #include "podiam/app/webhook.hpp"
@@ -26,6 +27,12 @@ struct Dispatch {
   }
   int operator()(const cli::OidcInvocation& oidc) const { return RunOidc(global, oidc.config); }
   int operator()(const cli::IamInvocation& iam) const { return RunIam(global, iam.config); }
+  int operator()(const cli::ControllerInvocation& controller) const {
+    return RunController(global, controller.config);
+  }
+  int operator()(const cli::CredentialProcessInvocation& process) const {
+    return RunCredentialProcess(global, process.config);
+  }
   int operator()(const cli::ExplainInvocation& explain) const {
     return RunExplain(global, explain.config);
   }

@@ -11,6 +11,7 @@
 #include "podiam/cli/agent_command.hpp"
 #include "podiam/cli/build_info.hpp"
 #include "podiam/cli/compat_flags.hpp"
+#include "podiam/cli/controller_command.hpp"
 #include "podiam/cli/explain_command.hpp"
 #include "podiam/cli/flags.hpp"
 #include "podiam/cli/oidc_command.hpp"
@@ -34,7 +35,7 @@ struct SubcommandInfo {
 };
 
 // One line per subcommand (docs/architecture.md, "How to add a subcommand").
-const std::array<SubcommandInfo, 7> kSubcommands = {{
+const std::array<SubcommandInfo, 8> kSubcommands = {{
     {Command::kAgent, "agent",
      "Node agent: serves each pod its own role's credentials on the EC2 metadata address",
      AddAgentCommand},
@@ -44,7 +45,8 @@ const std::array<SubcommandInfo, 7> kSubcommands = {{
      "Mutating admission webhook injecting web identity (IRSA) settings into pods",
      AddWebhookCommand},
     {Command::kController, "controller",
-     "Controller turning AWSIAMRole resources into Secrets with refreshed credentials", nullptr},
+     "Controller turning AWSIAMRole resources into Secrets with refreshed credentials",
+     AddControllerCommand},
     {Command::kOidc, "oidc",
      "OIDC discovery for self-hosted clusters: render, serve and check the issuer's documents",
      AddOidcCommand},
@@ -53,6 +55,9 @@ const std::array<SubcommandInfo, 7> kSubcommands = {{
      AddIamCommand},
     {Command::kExplain, "explain",
      "Explains which role a pod gets through each path, and why (or why not)", AddExplainCommand},
+    {Command::kCredentialProcess, "credential-process",
+     "Prints an AWSIAMRole Secret's credentials.json for an SDK's credential_process",
+     AddCredentialProcessCommand},
 }};
 
 // CLI11 messages can span lines; the contract is one line.
@@ -275,6 +280,9 @@ Invocation ParseCommandLine(int argc, const char* const* argv) {
 Result<void> CheckInvocation(const Invocation& invocation) {
   if (const auto* agent = std::get_if<AgentInvocation>(&invocation.subcommand)) {
     return CheckAgentConfig(agent->config);
+  }
+  if (const auto* controller = std::get_if<ControllerInvocation>(&invocation.subcommand)) {
+    return CheckControllerConfig(controller->config);
   }
   return {};
 }

@@ -26,6 +26,7 @@
 
 #include "podiam/base/error.hpp"
 #include "podiam/cli/config.hpp"
+#include "podiam/cli/controller_flags.hpp"
 #include "podiam/cli/explain_flags.hpp"
 #include "podiam/cli/oidc_flags.hpp"
 #include "podiam/cli/webhook_flags.hpp"
@@ -53,6 +54,14 @@ struct IamInvocation {
   static constexpr Command kCommand = Command::kIam;
   IamConfig config;
 };
+struct ControllerInvocation {
+  static constexpr Command kCommand = Command::kController;
+  ControllerConfig config;
+};
+struct CredentialProcessInvocation {
+  static constexpr Command kCommand = Command::kCredentialProcess;
+  CredentialProcessConfig config;
+};
 struct ExplainInvocation {
   static constexpr Command kCommand = Command::kExplain;
   ExplainConfig config;
@@ -63,7 +72,8 @@ struct PlannedInvocation {
 };
 using SubcommandInvocation =
     std::variant<std::monostate, AgentInvocation, WebhookInvocation, OidcInvocation, IamInvocation,
-                 ExplainInvocation, PlannedInvocation>;
+                 ControllerInvocation, CredentialProcessInvocation, ExplainInvocation,
+                 PlannedInvocation>;
 
 struct Invocation {
   GlobalConfig global;

@@ -114,6 +114,16 @@ struct AgentConfig {
   ContainerCredentialsConfig container_credentials;  // --container-credentials* and friends
 };
 
-enum class Command { kNone, kAgent, kServer, kWebhook, kController, kOidc, kIam, kExplain };
+enum class Command {
+  kNone,
+  kAgent,
+  kServer,
+  kWebhook,
+  kController,
+  kOidc,
+  kIam,
+  kExplain,
+  kCredentialProcess
+};
 
 }  // namespace podiam::cli
