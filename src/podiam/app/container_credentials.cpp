@@ -84,6 +84,7 @@ class Endpoint final : public ContainerCredentialsEndpoint {
             .node_name = d.node,
             .hosts = hosts,
             .allow_host_network = c_.host_network,
+            .is_node_address = d.is_node_address,
             .pod_qps = c_.pod_qps,
             .pod_burst = 2 * c_.pod_qps,
             .offload =
@@ -238,7 +239,9 @@ std::unique_ptr<ContainerCredentialsEndpoint> MakeContainerCredentials(
       .registry = ops.registry(),
       .http_metrics = ops.http_metrics(),
       .workers = imds.workers(),
-      .synced = [&kube] { return kube.HasSynced(); }});
+      .synced = [&kube] { return kube.HasSynced(); },
+      .is_node_address =
+          [&callers](std::string_view ip) { return callers.directory().IsNodeAddress(ip); }});
   if (!endpoint) {
     return std::make_unique<Off>();
   }

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "podiam/app/agent_services.hpp"
 #include "podiam/app/kube_stack.hpp"
@@ -52,7 +53,8 @@ struct ContainerCredentialsDeps {
   metrics::Registry& registry;
   transport::HttpServerMetrics& http_metrics;
   WorkQueue& workers;
-  std::function<bool()> synced;  // the shared informers have listed
+  std::function<bool()> synced;                           // the shared informers have listed
+  std::function<bool(std::string_view)> is_node_address;  // for hostNetwork pods' requests
 };
 
 class ContainerCredentialsEndpoint {

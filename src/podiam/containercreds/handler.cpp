@@ -248,6 +248,13 @@ ContainerCredentialsHandler::CheckPod(const Context& ctx) {
           Refusal::kForbidden, "host_network",
           "tokens of hostNetwork pods are refused (--container-credentials-host-network)", pod};
     }
+    if (!options_.is_node_address || !options_.is_node_address(source)) {
+      return Refused{Refusal::kForbidden, "source_ip",
+                     fmt::format("a hostNetwork pod's token is accepted only from this node's own "
+                                 "addresses, not from {}",
+                                 source),
+                     pod};
+    }
   } else if (std::find(pod->ips.begin(), pod->ips.end(), source) == pod->ips.end()) {
     return Refused{Refusal::kForbidden, "source_ip",
                    fmt::format("the request did not come from the pod's own address ({})", source),

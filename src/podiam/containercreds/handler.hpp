@@ -31,6 +31,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -49,9 +50,11 @@ struct HandlerOptions {
   std::string node_name;
   // Accepted Host header names (lower case, IPv6 without brackets).
   std::vector<std::string> hosts = {"169.254.170.23", "fd00:ec2::23"};
-  // --container-credentials-host-network: a hostNetwork pod's token is accepted from any address
-  // of this node (it has no IP of its own). Off: such tokens are refused.
+  // --container-credentials-host-network: a hostNetwork pod's token is accepted from an address
+  // of this node (it has no IP of its own), as `is_node_address` says; from anywhere else it is
+  // refused like a replayed token. Off: such tokens are refused.
   bool allow_host_network = false;
+  std::function<bool(std::string_view)> is_node_address;
   // Per source address (a pod's IP): sustained requests per second and burst. 0: unlimited.
   double pod_qps = 50;
   double pod_burst = 100;

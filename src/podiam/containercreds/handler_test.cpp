@@ -264,7 +264,11 @@ TEST_F(HandlerTest, HostNetworkPodsRefusedUnlessAllowed) {
   EXPECT_EQ(Get(token_, "192.168.1.1").status, 403);
   handler_.reset();
   options_.allow_host_network = true;
+  options_.is_node_address = [](std::string_view ip) { return ip == "192.168.1.1"; };
   EXPECT_EQ(Get(token_, "192.168.1.1").status, 200);
+  // Allowed, but only from the node's own addresses: a pod's address replaying the token is not.
+  EXPECT_EQ(Get(token_, "10.1.2.3").status, 403);
+  EXPECT_EQ(Refusals("source_ip"), 1);
 }
 
 TEST_F(HandlerTest, RoleOutcomes) {
