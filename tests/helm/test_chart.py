@@ -64,7 +64,7 @@ def test_rendered_objects_are_accepted_by_the_apiserver(helm, api, namespace, va
     docs = render(helm, values, namespace)
     assert docs
     crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
-    assert [c["metadata"]["name"] for c in crds] == ["podidentityassociations.podiam.io"]
+    assert sorted(c["metadata"]["name"] for c in crds) == CRDS
     for crd in crds:  # CRDs first, for real: nothing else can be checked against them before
         api.ensure(crd)
     refused = []
@@ -78,15 +78,19 @@ def test_rendered_objects_are_accepted_by_the_apiserver(helm, api, namespace, va
     assert not refused, "\n".join(refused)
 
 
+CRDS = ["awsiamroles.podiam.io", "awsiamroles.zalando.org", "podidentityassociations.podiam.io"]
+
 EXPECTED_KINDS = {
     "defaults": {"DaemonSet", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"},
     "agent": {"DaemonSet", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"},
     "webhook": {"Deployment", "Service", "PodDisruptionBudget", "MutatingWebhookConfiguration",
                 "ServiceAccount", "ClusterRole", "ClusterRoleBinding"},
     "oidc": {"Deployment", "Service", "PodDisruptionBudget", "ServiceAccount"},
+    "controller": {"Deployment", "PodDisruptionBudget", "ServiceAccount", "ClusterRole",
+                   "ClusterRoleBinding", "Role", "RoleBinding"},
     "all": {"DaemonSet", "Deployment", "Service", "PodDisruptionBudget",
             "MutatingWebhookConfiguration", "ServiceAccount", "ClusterRole", "ClusterRoleBinding",
-            "ServiceMonitor", "PrometheusRule", "Issuer", "Certificate"},
+            "Role", "RoleBinding", "ServiceMonitor", "PrometheusRule", "Issuer", "Certificate"},
     "kube2iam": {"DaemonSet", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"},
     "kiam": {"DaemonSet", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"},
 }
@@ -132,12 +136,47 @@ def test_webhook_defaults_are_highly_available_and_fail_closed(helm):
     assert hook["namespaceSelector"]["matchExpressions"][0]["values"] == ["kube-system", "irsa"]
 
 
+def test_controller_defaults_are_highly_available_non_root_and_leader_elected(helm):
+    docs = render(helm, HERE / "values" / "controller.yaml", namespace="iam")
+    dep = find(docs, "Deployment", "podiam-controller")
+    assert dep["spec"]["replicas"] == 2
+    pod = dep["spec"]["template"]["spec"]
+    assert pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    c = pod["containers"][0]
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert c["args"] == ["controller", "--metrics-listen=0.0.0.0:9623",
+                         "--base-role-arn=arn:aws:iam::123456789012:role/", "--cluster-name=prod",
+                         "--leader-elect", "--refresh-before=15m", "--region=eu-west-1",
+                         "--zalando-awsiamroles"]
+    assert find(docs, "PodDisruptionBudget", "podiam-controller")["spec"]["minAvailable"] == 1
+    assert find(docs, "Role")["metadata"]["namespace"] == "iam"  # the Lease where POD_NAMESPACE is
+
+
+def test_rendered_controller_args_are_accepted_by_podiam(helm, tmp_path):
+    args = find(render(helm, HERE / "values" / "controller.yaml"), "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    args = [a.replace("0.0.0.0:9623", "127.0.0.1:0") for a in args]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AWS_REGION": "us-east-1",
+           "AWS_EC2_METADATA_DISABLED": "true", "POD_NAME": "c-0", "POD_NAMESPACE": "kube-system"}
+    r = subprocess.run([str(podiam_binary()), *args, "--kubeconfig", "/nonexistent",
+                        "--sts-endpoint", "http://127.0.0.1:9"],
+                       capture_output=True, text=True, env=env, timeout=30)
+    assert r.returncode == 1, (args, r.returncode, r.stderr[-2000:])  # every flag parsed
+    assert "cannot start the controller" in r.stderr, r.stderr[-2000:]
+
+
 def test_rbac_is_the_same_as_the_raw_manifests(helm):
     docs = render(helm, HERE / "values" / "all.yaml")
     raw_agent = find(load_all(DEPLOY / "agent" / "rbac.yaml"), "ClusterRole")
     raw_webhook = find(load_all(DEPLOY / "webhook" / "webhook.yaml"), "ClusterRole")
     assert find(docs, "ClusterRole", "podiam-agent")["rules"] == raw_agent["rules"]
     assert find(docs, "ClusterRole", "podiam-webhook")["rules"] == raw_webhook["rules"]
+    raw_controller = load_all(DEPLOY / "controller" / "rbac.yaml")
+    assert find(docs, "ClusterRole", "podiam-controller")["rules"] == find(raw_controller, "ClusterRole")["rules"]
+    assert find(docs, "Role", "podiam-controller-leader-election")["rules"] == find(raw_controller, "Role")["rules"]
     oidc_sa = find(docs, "ServiceAccount", "podiam-oidc")
     assert oidc_sa["automountServiceAccountToken"] is False  # no API access at all
 
@@ -306,7 +345,7 @@ def dry_run_all(api, docs, namespace=None):
 
 def test_deploy_crds_are_the_charts():
     chart_crds = sorted((CHART / "crds").glob("*.yaml"))
-    assert "podidentityassociations.podiam.io.yaml" in [c.name for c in chart_crds]
+    assert [c.name for c in chart_crds] == [f"{name}.yaml" for name in CRDS]
     for crd in chart_crds:  # byte for byte
         assert (DEPLOY / "crds" / crd.name).read_text() == crd.read_text(), crd.name
 
@@ -316,6 +355,11 @@ def test_deploy_crds_are_the_charts():
     ("webhook", "podiam-webhook",
      ["agent.enabled=false", "webhook.enabled=true", "webhook.tls.certManager.enabled=true"],
      ["webhook/webhook.yaml", "webhook/certificate.yaml"]),
+    ("controller", "kube-system",
+     ["agent.enabled=false", "controller.enabled=true",
+      "controller.baseRoleArn=arn:aws:iam::123456789012:role/", "controller.clusterName=my-cluster",
+      "controller.extraEnv[0].name=AWS_REGION", "controller.extraEnv[0].value=us-east-1"],
+     ["controller/rbac.yaml", "controller/deployment.yaml"]),
 ])
 def test_deploy_manifests_match_the_chart(helm, api, cluster, component, namespace, sets, files):
     raw = [d for f in files for d in load_all(DEPLOY / f)]

@@ -1,8 +1,9 @@
 """The migration guides' values (docs/migrate-kube2iam.md, docs/migrate-kiam.md,
-docs/migrate-irsa-webhook.md): the "after"
+docs/migrate-irsa-webhook.md, docs/migrate-zalando.md): the "after"
 block of each renders with the pinned helm, every object is accepted by the kube-apiserver's
 server-side dry-run, and the agent gets the flags the guide promises; kiam's "before" is refused
-with messages naming what to remove, kube2iam's is accepted as it is."""
+with messages naming what to remove, kube2iam's is accepted as it is; kube-aws-iam-controller's
+object is accepted against the chart's zalando.org CRD."""
 
 from __future__ import annotations
 
@@ -116,3 +117,30 @@ def test_irsa_webhook_before_flags_are_accepted_by_podiam(tmp_path):
     assert r.returncode == 1, (r.returncode, r.stderr)
     assert "cannot start the webhook" in r.stderr and "kubeconfig" in r.stderr, r.stderr
     assert "flag --namespace is ignored" in r.stderr, r.stderr
+
+
+def test_zalando_after_renders_and_is_accepted(helm, api, namespace, tmp_path):
+    docs = render(helm, blocks("migrate-zalando.md")["after"], tmp_path, namespace)
+    accepted(api, docs, namespace)
+    dep = next(d for d in docs if d["kind"] == "Deployment")
+    args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[0] == "controller"
+    for want in ("--zalando-awsiamroles", "--leader-elect", "--cluster-name=prod",
+                 "--base-role-arn=arn:aws:iam::123456789012:role/", "--region=eu-west-1",
+                 "--credential-process-command=cat /meta/aws-iam/credentials.json"):
+        assert want in args, args
+    sa = next(d for d in docs if d["kind"] == "ServiceAccount")
+    assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith("role/podiam-controller")
+    assert "awsiamroles.zalando.org" in {d["metadata"]["name"] for d in docs
+                                         if d["kind"] == "CustomResourceDefinition"}
+
+
+def test_zalando_before_object_is_accepted_by_the_charts_crd(helm, api, namespace, tmp_path):
+    docs = render(helm, blocks("migrate-zalando.md")["after"], tmp_path, namespace)
+    for doc in docs:
+        if doc["kind"] == "CustomResourceDefinition":
+            api.ensure(doc)
+    before = blocks("migrate-zalando.md")["before"]
+    assert before["apiVersion"] == "zalando.org/v1"
+    stored = api.dry_run(before, namespace)
+    assert stored["spec"] == before["spec"]
