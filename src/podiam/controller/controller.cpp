@@ -47,6 +47,9 @@ void Controller::Process(const std::string& key) {
     ReconcileResult r = reconciler_.Reconcile(*role);
     if (r.retry) {
       queue_.AddRateLimited(key);
+      if (r.requeue_after) {  // a cap on the backoff: the earlier of the two wins
+        queue_.AddAfter(key, *r.requeue_after);
+      }
     } else {
       queue_.Forget(key);
       if (r.requeue_after) {
@@ -119,6 +122,12 @@ Result<aws::Credentials> BrokerCredentials::Get(const std::string& owner,
     return *cached;
   }
   return broker_.Get(spec, clock_.SteadyNow() + wait_);
+}
+
+std::optional<Error> BrokerCredentials::RefreshError(const std::string& owner) {
+  std::lock_guard lock(mu_);
+  auto it = retained_.find(owner);
+  return it == retained_.end() ? std::nullopt : broker_.LastError(it->second);
 }
 
 void BrokerCredentials::ForgetAll() {

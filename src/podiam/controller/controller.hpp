@@ -88,6 +88,7 @@ class BrokerCredentials final : public CredentialSource {
                     std::chrono::milliseconds wait);
   Result<aws::Credentials> Get(const std::string& owner,
                                const creds::CredentialSpec& spec) override;
+  std::optional<Error> RefreshError(const std::string& owner) override;
   void Forget(const std::string& owner) override;
   // Releases every role's credentials (leadership lost: stop refreshing them).
   void ForgetAll();

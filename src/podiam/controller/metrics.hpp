@@ -11,8 +11,8 @@ namespace podiam::controller {
 struct ControllerMetrics {
   explicit ControllerMetrics(metrics::Registry& registry);
 
-  // podiam_controller_reconciles_total{result}: ok, invalid, denied, pending, sts_error,
-  // secret_conflict, kube_error, deleted.
+  // podiam_controller_reconciles_total{result}: ok, refresh_failing, invalid, denied, pending,
+  // sts_error, secret_conflict, kube_error, deleted.
   metrics::Family<metrics::Counter>& reconciles;
   // podiam_controller_secret_writes_total{op}: create, update, adopt, delete, error.
   metrics::Family<metrics::Counter>& secret_writes;

@@ -6,6 +6,7 @@
 // Thread-safety: implementations allow calls from any thread.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,10 @@ class CredentialSource {
   // another spec for the same owner.
   virtual Result<aws::Credentials> Get(const std::string& owner,
                                        const creds::CredentialSpec& spec) = 0;
+  // The error of the last background refresh of `owner`'s credentials while it keeps failing
+  // (Get() still returns the previous, valid credentials then); nullopt when the last fetch
+  // succeeded. Never blocks, never calls STS.
+  virtual std::optional<Error> RefreshError(const std::string& owner) = 0;
   // The AWSIAMRole is gone (or denied): stop refreshing its credentials.
   virtual void Forget(const std::string& owner) = 0;
 };

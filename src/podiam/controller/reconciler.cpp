@@ -10,6 +10,18 @@ namespace {
 
 constexpr std::chrono::seconds kMinLook{15};
 constexpr std::chrono::seconds kPendingLook{5};
+// The longest wait between retries of a transient failure. A retry makes no STS call of its own
+// while the broker backs off (it returns the last error), so a short cap costs nothing and lets
+// the Secret follow within a minute once STS answers again.
+constexpr std::chrono::seconds kMaxRetry{60};
+
+bool IsStsReason(std::string_view reason) {
+  return reason == reasons::kGetCredentialsFailed || reason == reasons::kRefreshFailing;
+}
+
+std::string Describe(const Error& e) {
+  return (e.upstream_code().empty() ? "" : e.upstream_code() + ": ") + e.message();
+}
 
 }  // namespace
 
@@ -76,8 +88,7 @@ ReconcileResult Reconciler::Reconcile(const RoleObject& role) {
   auto credentials = credentials_.Get(role.uid, spec);
   if (!credentials) {
     const Error& e = credentials.error();
-    std::string message = "AssumeRole " + role_arn + " failed: " +
-                          (e.upstream_code().empty() ? "" : e.upstream_code() + ": ") + e.message();
+    std::string message = "AssumeRole " + role_arn + " failed: " + Describe(e);
     if (!role.status_expiration.empty()) {
       message +=
           "; the Secret keeps its last credentials, which expire at " + role.status_expiration;
@@ -102,16 +113,33 @@ ReconcileResult Reconciler::Reconcile(const RoleObject& role) {
                 role_arn);
   }
 
-  // 5. Status.
+  // 5. Status. The credentials are valid; if their refresh is failing, say so (still Ready).
   std::string expiration = files["expiration"];
+  std::string message = "Secret " + role.secret_name + " holds credentials for " + role_arn +
+                        ", expiring at " + expiration;
+  std::string_view reason = reasons::kReady;
+  std::string_view result = "ok";
+  if (auto refresh_error = credentials_.RefreshError(role.uid)) {
+    reason = reasons::kRefreshFailing;
+    result = "refresh_failing";
+    message += "; refreshing them fails (" + Describe(*refresh_error) +
+               "), retried with backoff; the Secret keeps them until a refresh succeeds";
+    if (role.ready_reason != reasons::kRefreshFailing) {
+      log_.Warn("AWSIAMRole credentials refresh failing",
+                {{"namespace", role.namespace_name}, {"name", role.name}, {"message", message}});
+    }
+  }
   WriteStatus(role, {.status = "True",
-                     .reason = reasons::kReady,
-                     .message = "Secret " + role.secret_name + " holds credentials for " +
-                                role_arn + ", expiring at " + expiration,
+                     .reason = reason,
+                     .message = std::move(message),
                      .role_arn = role_arn,
                      .expiration = expiration,
                      .secret_name = role.secret_name});
-  ReconcileResult r{.result = "ok", .requeue_after = NextLook(*credentials)};
+  // While the refresh fails, look often (no STS call: the broker retries), to follow it.
+  ReconcileResult r{.result = std::string(result),
+                    .requeue_after = reason == reasons::kRefreshFailing
+                                         ? std::chrono::nanoseconds(kMinLook)
+                                         : NextLook(*credentials)};
   metrics_.reconciles.WithLabels({r.result}).Inc();
   return r;
 }
@@ -138,9 +166,7 @@ ReconcileResult Reconciler::Fail(const RoleObject& role, std::string_view reason
        .expiration = reason == reasons::kGetCredentialsFailed ? role.status_expiration : "",
        .secret_name = reason == reasons::kGetCredentialsFailed ? role.status_secret_name : ""});
   ReconcileResult r{.result = std::string(result), .retry = retry};
-  if (!retry) {
-    r.requeue_after = options_.resync;
-  }
+  r.requeue_after = retry ? std::chrono::nanoseconds(kMaxRetry) : options_.resync;
   metrics_.reconciles.WithLabels({r.result}).Inc();
   return r;
 }
@@ -155,10 +181,12 @@ void Reconciler::WriteStatus(const RoleObject& role, const Ready& ready) {
   if (same) {
     return;
   }
-  // Events: every failure (aggregated by the recorder), and becoming Ready.
-  if (ready.status != "True") {
+  // Events: every failure (aggregated by the recorder), and becoming Ready. STS failures only
+  // when the condition changes: their message may differ per retry (docs/controller.md).
+  bool warning = ready.status != "True" || ready.reason == reasons::kRefreshFailing;
+  if (warning && (transition || !IsStsReason(ready.reason))) {
     events_.Record(ReferenceTo(role), k8s::EventType::kWarning, ready.reason, ready.message);
-  } else if (transition) {
+  } else if (!warning && transition) {
     events_.Record(ReferenceTo(role), k8s::EventType::kNormal, ready.reason, ready.message);
   }
   std::string since = transition || role.ready_transition_time.empty()

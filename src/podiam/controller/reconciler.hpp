@@ -9,11 +9,14 @@
 //   3. credentials: AssumeRole with ExternalId = namespace[/cluster] and RoleSessionName =
 //      namespace.name (CredentialSource: the broker refreshes them before expiry, with jitter,
 //      one call per role) -> else GetCredentialsFailed with STS's error code; an existing Secret
-//      keeps its last good credentials until they expire;
+//      keeps its last good credentials until they expire (docs/controller.md, "When STS fails");
+//      while the broker still serves valid credentials but their refresh fails, Ready stays True
+//      with reason RefreshFailing and the STS error;
 //   4. Secret: created, owned by the role; an existing one is updated when owned, adopted when
 //      annotated podiam.io/adopt: "true", else SecretConflict;
 //   5. status: Ready (reason, message), observedGeneration, roleARN, expiration, secretName,
-//      written only when changed; Events for every failure and for becoming Ready.
+//      written only when changed; Events for every failure and for becoming Ready (STS failures:
+//      one Event when the condition changes, not one per retry).
 //
 // Thread-safety: Reconcile() may run on several threads for different roles.
 #pragma once
@@ -51,15 +54,17 @@ inline constexpr std::string_view kInvalidRole = "InvalidRole";
 inline constexpr std::string_view kDenied = "Denied";
 inline constexpr std::string_view kNamespacePending = "NamespacePending";
 inline constexpr std::string_view kGetCredentialsFailed = "GetCredentialsFailed";
+inline constexpr std::string_view kRefreshFailing = "RefreshFailing";
 inline constexpr std::string_view kSecretConflict = "SecretConflict";
 inline constexpr std::string_view kSecretWriteFailed = "SecretWriteFailed";
 inline constexpr std::string_view kSecretAdopted = "SecretAdopted";
 }  // namespace reasons
 
 struct ReconcileResult {
-  std::string result;                                     // the metric's label
-  bool retry = false;                                     // rate-limited retry (transient failure)
-  std::optional<std::chrono::nanoseconds> requeue_after;  // look again after this
+  std::string result;  // the metric's label
+  bool retry = false;  // rate-limited retry (transient failure)
+  // Look again after this; with `retry`, a cap on the backoff (the earlier wins).
+  std::optional<std::chrono::nanoseconds> requeue_after;
 };
 
 class Reconciler {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <vector>
 
@@ -25,17 +26,24 @@ class FakeCredentials final : public CredentialSource {
     if (error) {
       return tl::unexpected(*error);
     }
+    if (refresh_error && last) {  // the broker keeps serving what it has
+      return *last;
+    }
     ++issued;
-    return aws::Credentials{.access_key_id = "ASIA" + std::to_string(issued),
+    last = aws::Credentials{.access_key_id = "ASIA" + std::to_string(issued),
                             .secret_access_key = "s",
                             .session_token = "t",
                             .expiration = clock_.Now() + hours(1)};
+    return *last;
   }
+  std::optional<Error> RefreshError(const std::string& /*owner*/) override { return refresh_error; }
   void Forget(const std::string& owner) override { forgotten.push_back(owner); }
 
   std::map<std::string, creds::CredentialSpec> specs;
   std::vector<std::string> forgotten;
   std::optional<Error> error;
+  std::optional<Error> refresh_error;  // Get() then returns the last credentials again
+  std::optional<aws::Credentials> last;
   int issued = 0;
 
  private:
@@ -189,6 +197,96 @@ TEST_F(ReconcilerTest, StsFailureRetriesAndKeepsTheLastCredentials) {
   EXPECT_NE(after.ready_message.find("keeps its last credentials"), std::string::npos);
   EXPECT_FALSE(after.status_expiration.empty());
   EXPECT_EQ(events_.events.back().reason, reasons::kGetCredentialsFailed);
+  // Retried with backoff, at most a minute apart.
+  ASSERT_TRUE(r.requeue_after);
+  EXPECT_EQ(*r.requeue_after, std::chrono::seconds(60));
+}
+
+std::size_t CountReason(const std::vector<FakeEvents::Event>& events, std::string_view reason) {
+  return static_cast<std::size_t>(std::count_if(events.begin(), events.end(),
+                                                [&](const auto& e) { return e.reason == reason; }));
+}
+
+TEST_F(ReconcilerTest, RefreshFailingKeepsTheSecretAndStaysReadyWithOneWarning) {
+  ASSERT_EQ(reconciler_.Reconcile(Role()).result, "ok");
+  std::string before = Secret()["stringData"]["credentials"];
+  credentials_.refresh_error = Error(ErrorCode::kUnavailable, "STS is down", "ServiceUnavailable");
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(std::chrono::seconds(15));
+    // The error's message may change between retries: still one Event.
+    credentials_.refresh_error =
+        Error(ErrorCode::kUnavailable, "STS is down " + std::to_string(i), "ServiceUnavailable");
+    auto r = reconciler_.Reconcile(Role());
+    EXPECT_EQ(r.result, "refresh_failing");
+    EXPECT_FALSE(r.retry);
+    ASSERT_TRUE(r.requeue_after);
+    EXPECT_EQ(*r.requeue_after, std::chrono::seconds(15));  // the broker retries; look soon
+  }
+  // The same credentials (the fake apiserver keeps stringData; the E2E test checks that the real
+  // one sees no write at all).
+  EXPECT_EQ(Secret()["stringData"]["credentials"], before);
+  RoleObject failing = Role();
+  EXPECT_EQ(failing.ready_status, "True");
+  EXPECT_EQ(failing.ready_reason, reasons::kRefreshFailing);
+  EXPECT_NE(failing.ready_message.find("ServiceUnavailable: STS is down 2"), std::string::npos);
+  EXPECT_FALSE(failing.status_expiration.empty());
+  EXPECT_EQ(CountReason(events_.events, reasons::kRefreshFailing), 1U);
+  EXPECT_EQ(events_.events.back().type, k8s::EventType::kWarning);
+
+  // Past the broker's last servable moment: Ready False, the Secret still untouched, one Event.
+  credentials_.error = Error(ErrorCode::kUnavailable, "STS is down", "ServiceUnavailable");
+  for (int i = 0; i < 3; ++i) {
+    credentials_.error = Error(ErrorCode::kUnavailable, "down " + std::to_string(i), "Throttling");
+    EXPECT_EQ(reconciler_.Reconcile(Role()).result, "sts_error");
+  }
+  EXPECT_EQ(Secret()["stringData"]["credentials"], before);
+  EXPECT_EQ(Role().ready_status, "False");
+  EXPECT_EQ(Role().status_expiration, failing.status_expiration);
+  EXPECT_EQ(CountReason(events_.events, reasons::kGetCredentialsFailed), 1U);
+
+  // STS answers again: new credentials in the Secret, Ready with the usual reason.
+  credentials_.error.reset();
+  credentials_.refresh_error.reset();
+  auto r = reconciler_.Reconcile(Role());
+  EXPECT_EQ(r.result, "ok");
+  EXPECT_NE(Secret()["stringData"]["credentials"], before);
+  EXPECT_EQ(Role().ready_status, "True");
+  EXPECT_EQ(Role().ready_reason, reasons::kReady);
+  EXPECT_EQ(events_.events.back().reason, reasons::kReady);
+  EXPECT_EQ(events_.events.back().type, k8s::EventType::kNormal);
+}
+
+TEST_F(ReconcilerTest, ControllerBacksOffStsFailuresUpToAMinute) {
+  testing::FakeRandom random;
+  RoleCache roles;
+  Controller controller(reconciler_, {&roles}, namespaces_, clock_, random, metrics_, {});
+  Role();
+  roles.BeginList();
+  roles.ListItem(k8s::Json(*api_.Get(PodiamRoles(), "team-a", "app")));
+  roles.EndList();
+  credentials_.error = Error(ErrorCode::kUnavailable, "STS is down", "ServiceUnavailable");
+  // Count reconciles over 10 simulated minutes, stepping the clock by 100 ms.
+  std::vector<int> per_minute(10, 0);
+  for (int step = 0; step < 6000; ++step) {
+    while (controller.ProcessOne()) {
+      ++per_minute[static_cast<std::size_t>(step / 600)];
+    }
+    clock_.Advance(std::chrono::milliseconds(100));
+  }
+  const std::string key = "0|team-a/app";
+  EXPECT_GT(controller.queue().Failures(key), 5);
+  EXPECT_GT(per_minute[0], per_minute[9]);  // backs off
+  EXPECT_GE(per_minute[9], 1);              // but never more than a minute apart
+  EXPECT_LE(per_minute[9], 3);
+  // STS back: the next look writes the Secret and resets the backoff.
+  credentials_.error.reset();
+  for (int step = 0; step < 600 && Secret().is_null(); ++step) {
+    controller.ProcessOne();
+    clock_.Advance(std::chrono::milliseconds(100));
+  }
+  EXPECT_FALSE(Secret().is_null());
+  EXPECT_EQ(controller.queue().Failures(key), 0);
+  EXPECT_EQ(Role().ready_reason, reasons::kReady);
 }
 
 TEST_F(ReconcilerTest, ForeignSecretIsAConflictUnlessAnnotatedForAdoption) {

@@ -96,6 +96,15 @@ CredentialBroker::CredentialBroker(aws::StsClient& sts, const Clock& clock, Rand
 
 CredentialBroker::~CredentialBroker() { Stop(); }
 
+std::optional<Error> CredentialBroker::LastError(const CredentialKey& key) const {
+  std::shared_lock lock(mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end() || it->second->failures == 0) {
+    return std::nullopt;
+  }
+  return it->second->last_error;
+}
+
 std::shared_ptr<const aws::Credentials> CredentialBroker::Cached(const CredentialKey& key) const {
   const Clock::WallTime now = clock_.Now();
   std::shared_ptr<const aws::Credentials> out;

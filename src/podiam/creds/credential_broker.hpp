@@ -105,6 +105,11 @@ class CredentialBroker {
   // it has no CredentialSpec to fetch with. On a miss, call Get().
   [[nodiscard]] std::shared_ptr<const aws::Credentials> Cached(const CredentialKey& key) const;
 
+  // Non-blocking: the error of the last fetch for `key` when it failed (a refresh failing while
+  // Cached() still serves the previous credentials, or a failed first fetch); nullopt after a
+  // success or for an unknown key.
+  [[nodiscard]] std::optional<Error> LastError(const CredentialKey& key) const;
+
   // Blocking: waits until credentials for `spec` are servable or `deadline` (in Clock::SteadyNow()
   // time) passes. If nothing is cached or in flight, it queues a fetch ahead of background work.
   // Concurrent Get()s of one key share one STS call and all get its result. Errors:

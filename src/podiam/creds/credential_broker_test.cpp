@@ -228,12 +228,16 @@ TEST_F(CredentialBrokerTest, RefreshFailureKeepsServingValidCredentialsThenStops
   Make();
   broker_->Retain(Spec());
   ASSERT_TRUE(broker_->AwaitIdle(kWait));
+  EXPECT_FALSE(broker_->LastError(Spec().key));
   const auto expiry = clock_.Now() + hours(1);
   sts_.Fail(StsDown());
 
   clock_.Advance(minutes(30));  // past the refresh time
   TickAndSettle();
   EXPECT_EQ(sts_.AssumeRoleCalls(), 2);
+  // Still served, and the failing refresh is visible (the controller's RefreshFailing).
+  ASSERT_TRUE(broker_->LastError(Spec().key));
+  EXPECT_EQ(broker_->LastError(Spec().key)->upstream_code(), "ServiceUnavailable");
   EXPECT_EQ(Metric("podiam_creds_refresh_failures_total"), 1);
   EXPECT_EQ(Fetches("refresh", "ServiceUnavailable"), 1);
   EXPECT_EQ(broker_->Stats().entries.at(0).state, EntryState::kRetrying);
@@ -294,6 +298,7 @@ TEST_F(CredentialBrokerTest, BackoffBoundsStsCallsWhileStsIsDown) {
   clock_.Advance(seconds(31));
   TickAndSettle();
   EXPECT_NE(broker_->Cached(Spec().key), nullptr);
+  EXPECT_FALSE(broker_->LastError(Spec().key));  // a success clears it
   EXPECT_EQ(Fetches("retry", "ok"), 1);
   EXPECT_EQ(broker_->Stats().entries.at(0).consecutive_failures, 0);
 }
