@@ -64,7 +64,10 @@ void CheckTrustAll(const std::string& policy) {
               .namespace_name = "ns",
               .service_account = "web"},
              {.path = "container-credentials", .role_arn = role, .principal_arn = agent},
-             {.path = "controller", .role_arn = role, .principal_arn = agent, .external_id = "a"}}) {
+             {.path = "controller",
+             .role_arn = role,
+             .principal_arn = agent,
+             .external_id = "a"}}) {
       auto need = explain::TrustRequirementFor(in);
       FUZZ_CHECK(need.has_value(), "fixed trust inputs refused");
       FUZZ_CHECK(explain::CheckTrust(*need, need->policy.dump()).empty(),

@@ -78,15 +78,13 @@ bool PrincipalMatches(const TrustRequirement& need, const Json& statement) {
     return false;
   }
   std::string account;
-  std::string partition;
+  std::string root;  // arn:PARTITION:iam::ACCOUNT:root
   if (auto arn = aws::ParseArn(need.principal); arn && need.principal_type == "AWS") {
     account = arn->account;
-    partition = arn->partition;
+    root = fmt::format("arn:{}:iam::{}:root", arn->partition, arn->account);
   }
   for (const auto& p : Strings(it->at(need.principal_type))) {
-    if (p == need.principal || p == "*" ||
-        (!account.empty() &&
-         (p == account || p == "arn:" + partition + ":iam::" + account + ":root"))) {
+    if (p == need.principal || p == "*" || (!account.empty() && (p == account || p == root))) {
       return true;
     }
   }
