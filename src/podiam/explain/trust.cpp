@@ -102,7 +102,11 @@ bool ActionMatches(const Json& statement, std::string_view action) {
 }
 
 bool IsAllow(const Json& statement) {
-  return statement.is_object() && statement.value("Effect", "") == "Allow";
+  if (!statement.is_object()) {
+    return false;
+  }
+  auto effect = statement.find("Effect");
+  return effect != statement.end() && effect->is_string() && *effect == "Allow";
 }
 
 // Why `statement`'s conditions do not require key = value ("" when one of its StringEquals /
