@@ -65,6 +65,9 @@ Result<explain::PodFacts> ReadPod(k8s::KubeApi& api, std::string_view namespace_
 }  // namespace
 
 int RunExplain(const cli::GlobalConfig& /*global*/, const cli::ExplainConfig& config) {
+  if (config.action == "trust") {
+    return RunExplainTrust(config);
+  }
   log::Logger log("explain");
   SystemClock clock;
   auto options = PolicyOptionsFrom(config.roles, nullptr, clock, log);

@@ -5,6 +5,35 @@
 
 namespace podiam::cli {
 
+namespace {
+
+void AddTrustFlags(CLI::App& trust, ExplainConfig& c) {
+  AddFlag(trust, "--role", c.trust_role, "The role's ARN")->required();
+  AddFlag(trust, "--path", c.trust_path, "The podiam path the role serves")
+      ->required()
+      ->check(CLI::IsMember({"imds", "irsa", "container-credentials", "controller"}));
+  AddFlag(trust, "--principal-arn", c.principal_arn,
+          "imds, container-credentials, controller: the ARN podiam's agent/controller runs as");
+  AddFlag(trust, "--issuer", c.issuer, "irsa: the cluster's issuer URL https://HOST[/PATH]");
+  AddFlag(trust, "--namespace", c.namespace_name, "irsa: the ServiceAccount's namespace");
+  AddFlag(trust, "--service-account", c.service_account, "irsa: the ServiceAccount's name");
+  AddFlag(trust, "--audience", c.audience, "irsa: the token audience")->capture_default_str();
+  AddFlag(trust, "--external-id", c.external_id,
+          "controller: the sts:ExternalId (namespace, or NAMESPACE/--cluster-name)");
+  AddBool(trust, "--session-tags", c.session_tags,
+          "imds: the agent runs with --session-tags (the role must allow sts:TagSession)");
+  AddBool(trust, "--check", c.check,
+          "Read the role's trust policy with IAM GetRole (podiam's own AWS credentials) and "
+          "compare");
+  AddFlag(trust, "--iam-endpoint", c.iam_endpoint,
+          "IAM endpoint URL override (default $AWS_ENDPOINT_URL_IAM, else the partition's)");
+  AddFlag(trust, "--partition", c.partition, "AWS partition of the IAM endpoint")
+      ->check(CLI::IsMember({"aws", "aws-cn", "aws-us-gov"}))
+      ->capture_default_str();
+}
+
+}  // namespace
+
 void AddExplainFlags(CLI::App& explain, ExplainConfig& c) {
   explain.require_subcommand(1, 1);
   auto* policy = explain.add_subcommand(
@@ -15,8 +44,14 @@ void AddExplainFlags(CLI::App& explain, ExplainConfig& c) {
       "pod",
       "Reads a pod, its ServiceAccount and namespace and says, path by path, which role it gets "
       "and why");
+  auto* trust = explain.add_subcommand(
+      "trust",
+      "The trust policy ROLE needs for a podiam path; with --check compares it with the role's "
+      "(IAM GetRole). Exit code 0 no findings, 1 findings");
   for (auto* sub : {policy, pod}) {
     AddRoleFlags(*sub, c.roles);
+  }
+  for (auto* sub : {policy, pod, trust}) {
     sub->add_option("-o,--output", c.output, "Output format: text or json")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
@@ -30,6 +65,8 @@ void AddExplainFlags(CLI::App& explain, ExplainConfig& c) {
           "The namespace's iam.amazonaws.com/allowed-roles value (kube2iam JSON list)");
   AddFlag(*policy, "--permitted", c.permitted,
           "The namespace's iam.amazonaws.com/permitted value (kiam regular expression)");
+
+  AddTrustFlags(*trust, c);
 
   pod->add_option("pod", c.pod, "NAMESPACE/NAME")->required();
   AddKubeFlags(*pod, c.kube);

@@ -14,7 +14,7 @@
 namespace podiam::cli {
 
 struct ExplainConfig {
-  std::string action;  // policy | pod
+  std::string action;  // policy | pod | trust
   RoleFlags roles;     // --base-role-arn, --default-role, --namespace-*, --iam-role-key, ...
   std::string output = "text";  // -o text|json
   // policy
@@ -28,6 +28,18 @@ struct ExplainConfig {
   bool container_credentials_from_annotations = true;   // the agent's flag of that name
   std::string annotation_prefix = "eks.amazonaws.com";  // the webhook's --annotation-prefix
   std::string token_audience = "sts.amazonaws.com";     // the webhook's --token-audience
+  // trust (explain/trust.hpp)
+  std::string trust_role;  // --role ARN
+  std::string trust_path;  // --path imds|irsa|container-credentials|controller
+  std::string principal_arn;
+  std::string issuer;
+  std::string service_account;
+  std::string audience = "sts.amazonaws.com";
+  std::string external_id;
+  bool session_tags = false;
+  bool check = false;  // --check: IAM GetRole and compare
+  std::string iam_endpoint;
+  std::string partition = "aws";
 };
 
 void AddExplainFlags(CLI::App& explain, ExplainConfig& config);

@@ -30,6 +30,24 @@ TEST(ExplainFlagsTest, PodTakesNamespaceSlashName) {
   EXPECT_EQ(std::get<ExplainInvocation>(r.subcommand).config.pod, "team-a/web-1");
 }
 
+TEST(ExplainFlagsTest, TrustTakesThePathInputsAndCheck) {
+  auto r = ParseAndCheck({"podiam", "explain", "trust", "--role",
+                          "arn:aws:iam::123456789012:role/app", "--path", "irsa", "--issuer",
+                          "https://oidc.example.com", "--namespace", "ns", "--service-account",
+                          "web", "--check", "--iam-endpoint", "http://127.0.0.1:1/", "-o", "json"});
+  ASSERT_FALSE(r.exit_code) << r.stderr_text;
+  const auto& c = std::get<ExplainInvocation>(r.subcommand).config;
+  EXPECT_EQ(c.action, "trust");
+  EXPECT_EQ(c.trust_role, "arn:aws:iam::123456789012:role/app");
+  EXPECT_EQ(c.trust_path, "irsa");
+  EXPECT_EQ(c.namespace_name, "ns");
+  EXPECT_EQ(c.service_account, "web");
+  EXPECT_EQ(c.audience, "sts.amazonaws.com");
+  EXPECT_TRUE(c.check);
+  EXPECT_EQ(c.iam_endpoint, "http://127.0.0.1:1/");
+  EXPECT_EQ(c.output, "json");
+}
+
 TEST(ExplainFlagsTest, UsageErrorsAreOneLineAndExitTwo) {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"podiam", "explain"},
@@ -39,6 +57,9 @@ TEST(ExplainFlagsTest, UsageErrorsAreOneLineAndExitTwo) {
            {"podiam", "explain", "policy", "--namespace", "a", "--auto-discover-base-arn"},
            {"podiam", "explain", "pod", "web-1"},
            {"podiam", "explain", "pod", "a/b/c"},
+           {"podiam", "explain", "trust", "--path", "imds"},
+           {"podiam", "explain", "trust", "--role", "arn:aws:iam::1:role/a", "--path", "ec2"},
+           {"podiam", "explain", "trust", "--role", "x", "--path", "irsa", "--partition", "mars"},
        }) {
     auto r = ParseAndCheck(args);
     EXPECT_EQ(r.exit_code, kExitUsage) << args.back();
