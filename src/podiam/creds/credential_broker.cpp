@@ -73,7 +73,23 @@ struct CredentialBroker::Entry {
 
 CredentialBroker::CredentialBroker(aws::StsClient& sts, const Clock& clock, Random& random,
                                    metrics::Registry& registry, BrokerOptions options)
-    : sts_(sts),
+    : CredentialBroker(std::make_unique<StsSource>(sts), clock, random, registry, options) {}
+
+CredentialBroker::CredentialBroker(CredentialSource& source, const Clock& clock, Random& random,
+                                   metrics::Registry& registry, BrokerOptions options)
+    : CredentialBroker(std::unique_ptr<CredentialSource>(), &source, clock, random, registry,
+                       options) {}
+
+CredentialBroker::CredentialBroker(std::unique_ptr<CredentialSource> owned, const Clock& clock,
+                                   Random& random, metrics::Registry& registry,
+                                   BrokerOptions options)
+    : CredentialBroker(std::move(owned), nullptr, clock, random, registry, options) {}
+
+CredentialBroker::CredentialBroker(std::unique_ptr<CredentialSource> owned,
+                                   CredentialSource* source, const Clock& clock, Random& random,
+                                   metrics::Registry& registry, BrokerOptions options)
+    : owned_source_(std::move(owned)),
+      source_(source != nullptr ? *source : *owned_source_),
       clock_(clock),
       random_(random),
       metrics_(registry),
@@ -395,10 +411,11 @@ void CredentialBroker::WorkerLoop() {
     Result<aws::AssumeRoleResult> result = MakeError(ErrorCode::kInternal, "not called");
     try {
       // One AssumeRole, or two for a target role (role chaining): one entry either way.
-      result = AssumeRoleFor(sts_, spec, options_.duration_seconds);
+      result = source_.Fetch(spec, options_.duration_seconds);
     } catch (const std::exception& e) {
       // The port promises errors as values; a throwing adapter must not take the worker down.
-      result = MakeError(ErrorCode::kInternal, fmt::format("STS client threw: {}", e.what()));
+      result = MakeError(ErrorCode::kInternal,
+                         fmt::format("credential source {} threw: {}", source_.Name(), e.what()));
     }
     lock.lock();
 

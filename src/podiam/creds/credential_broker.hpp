@@ -29,9 +29,9 @@
 //
 // Thread-safety: every method may be called from any thread. Cached() is the hot path for HTTP
 // I/O threads: a shared lock, a hash lookup and a shared_ptr copy, with no allocation. Get()
-// blocks, so call it from worker threads. The Clock, Random and StsClient must outlive the
-// broker. The broker calls Random only while holding its own lock, so a non-thread-safe Random
-// (testing::FakeRandom) is fine.
+// blocks, so call it from worker threads. The Clock, Random and StsClient/CredentialSource must
+// outlive the broker. The broker calls Random only while holding its own lock, so a non-thread-safe
+// Random (testing::FakeRandom) is fine.
 //
 //   creds::CredentialBroker broker(sts, clock, random, registry, {.max_concurrent_sts = 4});
 //   broker.Start();
@@ -63,6 +63,7 @@
 #include "podiam/base/log.hpp"
 #include "podiam/base/random.hpp"
 #include "podiam/creds/credential_key.hpp"
+#include "podiam/creds/credential_source.hpp"
 #include "podiam/creds/metrics.hpp"
 #include "podiam/creds/refresh_rules.hpp"
 #include "podiam/metrics/registry.hpp"
@@ -93,7 +94,11 @@ struct BrokerStats {
 class CredentialBroker {
  public:
   // Starts the max_concurrent_sts worker threads. Options out of range are clamped, and a
-  // duration_seconds too short for refresh_before + min_remaining is logged once.
+  // duration_seconds too short for refresh_before + min_remaining is logged once. `source`
+  // (creds/credential_source.hpp) must outlive the broker.
+  CredentialBroker(CredentialSource& source, const Clock& clock, Random& random,
+                   metrics::Registry& registry, BrokerOptions options = {});
+  // The same over STS with podiam's own credentials (an owned StsSource over `sts`).
   CredentialBroker(aws::StsClient& sts, const Clock& clock, Random& random,
                    metrics::Registry& registry, BrokerOptions options = {});
   // Stop()s.
@@ -148,6 +153,13 @@ class CredentialBroker {
   [[nodiscard]] const BrokerOptions& options() const { return options_; }
 
  private:
+  // The constructors' shared body: `source` if given, else the owned one.
+  CredentialBroker(std::unique_ptr<CredentialSource> owned, const Clock& clock, Random& random,
+                   metrics::Registry& registry, BrokerOptions options);
+  CredentialBroker(std::unique_ptr<CredentialSource> owned, CredentialSource* source,
+                   const Clock& clock, Random& random, metrics::Registry& registry,
+                   BrokerOptions options);
+
   struct Entry;
   struct Task {
     std::shared_ptr<Entry> entry;
@@ -185,7 +197,8 @@ class CredentialBroker {
   void WorkerLoop();
   void TickerLoop();
 
-  aws::StsClient& sts_;
+  std::unique_ptr<CredentialSource> owned_source_;  // the StsClient& constructor's StsSource
+  CredentialSource& source_;
   const Clock& clock_;
   Random& random_;
   BrokerMetrics metrics_;

@@ -124,6 +124,64 @@ TEST_F(CredentialBrokerTest, TenPodsSharingOneKeyCauseOneStsCall) {
   EXPECT_EQ(requests[0].tags, Spec().key.tags);
 }
 
+// A source other than STS (a podiam server, Vault) is called with the spec and the broker's
+// default duration, and its result is cached and served like STS's.
+class RecordingSource final : public CredentialSource {
+ public:
+  explicit RecordingSource(const Clock& clock) : clock_(clock) {}
+  Result<aws::AssumeRoleResult> Fetch(const CredentialSpec& spec,
+                                      int default_duration_seconds) override {
+    ++calls;
+    last_role = spec.key.role_arn;
+    last_duration = default_duration_seconds;
+    if (fail) {
+      return tl::unexpected(Error{ErrorCode::kUnavailable, "vault sealed", "VaultSealed",
+                                  /*retryable=*/true});
+    }
+    aws::AssumeRoleResult result;
+    result.credentials = {.access_key_id = "ASIASOURCE",
+                          .secret_access_key = "secret",
+                          .session_token = "token",
+                          .expiration = clock_.Now() + hours(1)};
+    return result;
+  }
+  [[nodiscard]] std::string_view Name() const override { return "recording"; }
+
+  std::atomic<int> calls{0};
+  std::string last_role;
+  int last_duration = 0;
+  bool fail = false;
+
+ private:
+  const Clock& clock_;
+};
+
+TEST_F(CredentialBrokerTest, AnotherCredentialSourceIsUsedInsteadOfSts) {
+  RecordingSource source(clock_);
+  {
+    CredentialBroker broker(source, clock_, random_, registry_, {.duration_seconds = 1800});
+    broker.Retain(Spec());
+    ASSERT_TRUE(broker.AwaitIdle(kWait));
+    auto creds = broker.Cached(Spec().key);
+    ASSERT_NE(creds, nullptr);
+    EXPECT_EQ(creds->access_key_id, "ASIASOURCE");
+    EXPECT_EQ(source.calls, 1);
+    EXPECT_EQ(source.last_role, kRole);
+    EXPECT_EQ(source.last_duration, 1800);
+  }
+  EXPECT_EQ(sts_.AssumeRoleCalls(), 0);
+}
+
+TEST_F(CredentialBrokerTest, AnotherSourcesErrorKeepsItsCode) {
+  RecordingSource source(clock_);
+  source.fail = true;
+  CredentialBroker broker(source, clock_, random_, registry_);
+  auto got = broker.Get(Spec(), Deadline());
+  ASSERT_FALSE(got.has_value());
+  EXPECT_EQ(got.error().upstream_code(), "VaultSealed");
+  EXPECT_TRUE(got.error().retryable());
+}
+
 TEST_F(CredentialBrokerTest, CachedNeverFetches) {
   Make();
   EXPECT_EQ(broker_->Cached(Spec().key), nullptr);
