@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "podiam/aws/arn.hpp"
+#include "podiam/base/glob.hpp"
 #include "podiam/oidc/discovery.hpp"
 #include "podiam/oidc/trust_policy.hpp"
 
@@ -24,31 +25,9 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 }
 
 // IAM's policy wildcards: '*' any run, '?' one character (IAM User Guide, "IAM JSON policy
-// elements: Action" and "Condition operators: StringLike"). Iterative, no recursion.
+// elements: Action" and "Condition operators: StringLike").
 bool Glob(std::string_view pattern, std::string_view text, bool ignore_case) {
-  std::size_t p = 0;
-  std::size_t t = 0;
-  std::size_t star = std::string_view::npos;
-  std::size_t mark = 0;
-  auto same = [ignore_case](char a, char b) { return ignore_case ? Lower(a) == Lower(b) : a == b; };
-  while (t < text.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || same(pattern[p], text[t]))) {
-      ++p;
-      ++t;
-    } else if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') {
-    ++p;
-  }
-  return p == pattern.size();
+  return GlobMatch(pattern, text, {.question_mark = true, .ignore_case = ignore_case});
 }
 
 // A policy element that is one string or a list of strings, as strings (others skipped).

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "podiam/base/glob.hpp"
+
 namespace podiam::identity {
 namespace {
 
@@ -78,29 +80,7 @@ std::string_view RoleSourceName(RoleSource source) {
 }
 
 bool GlobMatch(std::string_view pattern, std::string_view text) {
-  // Greedy matching with backtracking to the last '*': linear in practice, O(n*m) worst case.
-  std::size_t p = 0;
-  std::size_t t = 0;
-  std::size_t star = std::string_view::npos;
-  std::size_t mark = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = t;
-    } else if (p < pattern.size() && pattern[p] == text[t]) {
-      ++p;
-      ++t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') {
-    ++p;
-  }
-  return p == pattern.size();
+  return podiam::GlobMatch(pattern, text);
 }
 
 RolePolicy::RolePolicy(PolicyOptions options) : options_(std::move(options)) {
