@@ -1,6 +1,6 @@
 // Fuzzes identity::RolePolicy with hostile namespace annotations (kube2iam's
 // iam.amazonaws.com/allowed-roles as a JSON list of globs or regular expressions, kiam's
-// iam.amazonaws.com/permitted) and role annotations, and identity::GlobMatch against a reference.
+// iam.amazonaws.com/permitted) and role annotations, and GlobMatch (base/glob) against a reference.
 //
 // Input layout (docs/fuzzing.md):
 //   byte 0   bit 0 regexp format (else glob), bit 1 restrictions off, bits 2-3 base role ARN
@@ -27,6 +27,7 @@
 
 #include "fuzz/fuzz_input.hpp"
 #include "podiam/aws/arn.hpp"
+#include "podiam/base/glob.hpp"
 #include "podiam/identity/policy.hpp"
 
 namespace podiam::identity {

@@ -79,10 +79,6 @@ std::string_view RoleSourceName(RoleSource source) {
   return "unknown";
 }
 
-bool GlobMatch(std::string_view pattern, std::string_view text) {
-  return podiam::GlobMatch(pattern, text);
-}
-
 RolePolicy::RolePolicy(PolicyOptions options) : options_(std::move(options)) {
   if (!options_.default_role.empty()) {
     auto role = options_.base ? aws::ResolveRoleArn(options_.default_role, *options_.base)

@@ -129,7 +129,4 @@ class RolePolicy {
   mutable std::map<std::string, std::shared_ptr<const Compiled>, std::less<>> cache_;
 };
 
-// kube2iam glob: '*' matches any run of characters (including '/'); nothing else is special.
-bool GlobMatch(std::string_view pattern, std::string_view text);
-
 }  // namespace podiam::identity

@@ -217,16 +217,5 @@ TEST(NamespacePolicyTest, CustomAnnotationKeys) {
   EXPECT_EQ(policy.Decide(w.subject()).outcome, Outcome::kAllowed);
 }
 
-TEST(GlobMatchTest, Cases) {
-  EXPECT_TRUE(GlobMatch("*", ""));
-  EXPECT_TRUE(GlobMatch("a*c", "abbbc"));
-  EXPECT_TRUE(GlobMatch("a*b*c", "a/x/b/y/c"));
-  EXPECT_FALSE(GlobMatch("a*c", "abcd"));
-  EXPECT_FALSE(GlobMatch("abc", "ab"));
-  EXPECT_TRUE(GlobMatch("**", "anything"));
-  EXPECT_FALSE(GlobMatch("a?c", "abc"));  // '?' is literal
-  EXPECT_TRUE(GlobMatch("a?c", "a?c"));
-}
-
 }  // namespace
 }  // namespace podiam::identity
