@@ -23,6 +23,7 @@ from podiam_testenv.agent import DEPLOY
 from podiam_testenv.cluster import ApiError
 from podiam_testenv.imds_client import ACCOUNT, ALLOWED, WHOAMI_PY, parse_response, send_raw
 from podiam_testenv.netns import POD_IDENTITY_IP
+from podiam_testenv.kube import install_crd
 
 pytestmark = pytest.mark.e2e
 
@@ -39,21 +40,7 @@ FLAGS = ("--container-credentials-link=lo",
 @pytest.fixture(scope="module")
 def crd(cluster):
     """The shipped CRD, installed once for the module and Established."""
-    doc = yaml.safe_load(CRD_FILE.read_text())
-    path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-    try:
-        cluster.rest.post(path, doc)
-    except ApiError as e:
-        if e.status != 409:
-            raise
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        got = cluster.rest.get(f"{path}/{doc['metadata']['name']}")
-        if any(c["type"] == "Established" and c["status"] == "True"
-               for c in (got.get("status") or {}).get("conditions") or []):
-            return doc
-        time.sleep(0.2)
-    raise AssertionError("the PodIdentityAssociation CRD never became Established")
+    return install_crd(cluster.rest, yaml.safe_load(CRD_FILE.read_text()))
 
 
 def role_arn(name: str) -> str:

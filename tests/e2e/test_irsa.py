@@ -28,9 +28,9 @@ import yaml
 
 from podiam_testenv import paths
 from podiam_testenv.agent import podiam_binary
-from podiam_testenv.cluster import ApiError, Cluster, ClusterError
+from podiam_testenv.cluster import Cluster, ClusterError
 from podiam_testenv.imds_client import ALLOWED
-from podiam_testenv.kube import Kube, unique
+from podiam_testenv.kube import Kube, install_crd, unique
 from podiam_testenv.netns import POD_IDENTITY_IP
 from podiam_testenv.webhook import MOUNT_VIEW, TEST_LABEL, Webhook, WebhookCerts
 
@@ -82,21 +82,7 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def crd(cluster):
-    doc = yaml.safe_load(CRD.read_text())
-    path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-    try:
-        cluster.rest.post(path, doc)
-    except ApiError as e:
-        if e.status != 409:
-            raise
-    deadline = time.monotonic() + 30
-    while True:
-        got = cluster.rest.get(f"{path}/{doc['metadata']['name']}")
-        if any(c["type"] == "Established" and c["status"] == "True"
-               for c in (got.get("status") or {}).get("conditions") or []):
-            return doc
-        assert time.monotonic() < deadline, got
-        time.sleep(0.2)
+    return install_crd(cluster.rest, yaml.safe_load(CRD.read_text()))
 
 
 @pytest.fixture(scope="module")
@@ -108,10 +94,7 @@ def hook(cluster, crd, tmp_path_factory):
     try:
         yield h
     finally:
-        code = h.stop()
-        log = h.log_path.read_text(errors="replace")
-        assert "AddressSanitizer" not in log and "runtime error:" not in log, h.log_tail(120)
-        assert code == 0, f"webhook exit code {code}:\n{h.log_tail()}"
+        h.stop_checked()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import yaml
 
 from podiam_testenv import gosdk, paths
 from podiam_testenv.cluster import ApiError
-from podiam_testenv.kube import Kube, unique
+from podiam_testenv.kube import Kube, install_crd, unique
 from podiam_testenv.moto import free_port
 from podiam_testenv.webhook import MOUNT_VIEW, TEST_LABEL, Webhook, WebhookCerts, served_serial
 
@@ -33,24 +33,6 @@ def env_of(container: dict) -> dict:
     return {e["name"]: e.get("value") for e in container.get("env", [])}
 
 
-def install_crd(cluster) -> None:
-    crd = yaml.safe_load(CRD.read_text())
-    try:
-        cluster.rest.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
-    except ApiError as e:
-        if e.status != 409:
-            raise
-    deadline = time.monotonic() + 30
-    path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}"
-    while True:
-        got = cluster.rest.get(path)
-        if any(c["type"] == "Established" and c["status"] == "True"
-               for c in (got.get("status") or {}).get("conditions") or []):
-            return
-        assert time.monotonic() < deadline, got
-        time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
     return WebhookCerts(tmp_path_factory.mktemp("webhook-certs"))
@@ -58,16 +40,13 @@ def certs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def hook(cluster, certs):
-    install_crd(cluster)
+    install_crd(cluster.rest, yaml.safe_load(CRD.read_text()))
     h = Webhook(cluster, certs, args=("--aws-default-region=eu-west-1",
                                       "--pod-identity-associations")).start()
     try:
         yield h
     finally:
-        code = h.stop()
-        log = h.log_path.read_text(errors="replace")
-        assert "AddressSanitizer" not in log and "runtime error:" not in log, h.log_tail(120)
-        assert code == 0, f"webhook exit code {code}:\n{h.log_tail()}"
+        h.stop_checked()
 
 
 @pytest.fixture

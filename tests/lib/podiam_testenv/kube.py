@@ -296,5 +296,29 @@ def wait_for_event(events: Iterator[dict], predicate: Callable[[dict], bool]) ->
     raise AssertionError("watch ended without the expected event; saw: " + ("; ".join(seen) or "nothing"))
 
 
+CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+def install_crd(rest: Rest, crd: dict, timeout: float = 30) -> dict:
+    """Creates `crd` (a parsed CustomResourceDefinition; one that exists already is kept: the
+    E2E suites share one apiserver) and waits until it is Established. Returns the object."""
+    try:
+        rest.post(CRD_PATH, crd)
+    except ApiError as e:
+        if e.status != 409:
+            raise
+    path = f"{CRD_PATH}/{crd['metadata']['name']}"
+    deadline = time.monotonic() + timeout
+    while True:
+        got = rest.get(path)
+        if any(c["type"] == "Established" and c["status"] == "True"
+               for c in (got.get("status") or {}).get("conditions") or []):
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"CRD {crd['metadata']['name']} not Established after "
+                                 f"{timeout:.0f} s: {got.get('status')}")
+        time.sleep(0.2)
+
+
 def _q(v: Any) -> Any:
     return ("true" if v else "false") if isinstance(v, bool) else v

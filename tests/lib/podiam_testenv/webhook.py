@@ -212,3 +212,11 @@ class Webhook:
         if getattr(self, "log", None):
             self.log.close()
         return code
+
+    def stop_checked(self) -> None:
+        """stop(), then fails the test if the webhook did not exit 0 or its log shows a
+        sanitizer report (module fixtures' teardown)."""
+        code = self.stop()
+        log = self.log_path.read_text(errors="replace")
+        assert "AddressSanitizer" not in log and "runtime error:" not in log, self.log_tail(120)
+        assert code == 0, f"webhook exit code {code}:\n{self.log_tail()}"
