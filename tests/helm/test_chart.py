@@ -156,6 +156,28 @@ def test_controller_defaults_are_highly_available_non_root_and_leader_elected(he
     assert find(docs, "Role")["metadata"]["namespace"] == "iam"  # the Lease where POD_NAMESPACE is
 
 
+def test_controller_is_scraped_and_alerted_on_with_the_operator_objects(helm):
+    docs = render(helm, HERE / "values" / "all.yaml")
+    dep = find(docs, "Deployment", "podiam-controller")
+    svc = find(docs, "Service", "podiam-controller-metrics")
+    assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+    port = dep["spec"]["template"]["spec"]["containers"][0]["ports"][0]
+    assert port["name"] == "metrics" and svc["spec"]["ports"][0]["port"] == port["containerPort"]
+    sm = find(docs, "ServiceMonitor", "podiam-controller")
+    assert sm["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
+    assert sm["spec"]["endpoints"][0]["port"] == "metrics"
+    groups = {g["name"]: g for g in find(docs, "PrometheusRule")["spec"]["groups"]}
+    alerts = {r["alert"]: r for r in groups["podiam-controller"]["rules"]}
+    assert set(alerts) == {"PodiamControllerRefreshFailing", "PodiamControllerSecretConflicts",
+                           "PodiamControllerDown"}
+    assert 'service="podiam-controller-metrics"' in alerts["PodiamControllerDown"]["expr"]
+    # Every series an alert uses is one the controller exports (docs/metrics.md).
+    metrics_doc = (HERE.parents[1] / "docs" / "metrics.md").read_text()
+    assert "`podiam_controller_reconciles_total`" in metrics_doc
+    for result in ("refresh_failing", "sts_error", "secret_conflict", "denied", "invalid"):
+        assert result in metrics_doc
+
+
 def test_rendered_controller_args_are_accepted_by_podiam(helm, tmp_path):
     args = find(render(helm, HERE / "values" / "controller.yaml"), "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
     args = [a.replace("0.0.0.0:9623", "127.0.0.1:0") for a in args]
