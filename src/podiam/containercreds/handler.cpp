@@ -312,7 +312,7 @@ std::optional<ContainerCredentialsHandler::Step> ContainerCredentialsHandler::An
       return Refused{Refusal::kUnavailable, "pending", role.reason, ctx.pod};
   }
   if (auto cached = credentials_.Cached(*role.spec)) {
-    return Serve(role, *cached);
+    return Serve(role, cached);
   }
   if (!may_block) {
     return std::nullopt;
@@ -326,11 +326,29 @@ std::optional<ContainerCredentialsHandler::Step> ContainerCredentialsHandler::An
     return Refused{Refusal::kUnavailable, "credentials_unavailable",
                    "credentials are not available: " + fetched.error().message(), ctx.pod};
   }
-  return Serve(role, *fetched);
+  return http::Response::Json(200, Body(role, *fetched));
 }
 
-http::Response ContainerCredentialsHandler::Serve(const RoleChoice& role,
-                                                  const aws::Credentials& creds) const {
+http::Response ContainerCredentialsHandler::Serve(
+    const RoleChoice& role, const std::shared_ptr<const aws::Credentials>& creds) {
+  {
+    std::lock_guard lock(bodies_mu_);
+    auto it = bodies_.find(creds.get());
+    if (it != bodies_.end() && it->second.creds.lock() == creds &&
+        it->second.account == role.account) {
+      return http::Response::Json(200, it->second.json);
+    }
+  }
+  std::string body = Body(role, *creds);
+  std::lock_guard lock(bodies_mu_);
+  std::erase_if(bodies_, [](const auto& item) { return item.second.creds.expired(); });
+  bodies_.insert_or_assign(creds.get(),
+                           CachedBody{.creds = creds, .account = role.account, .json = body});
+  return http::Response::Json(200, std::move(body));
+}
+
+std::string ContainerCredentialsHandler::Body(const RoleChoice& role,
+                                              const aws::Credentials& creds) {
   std::string body;
   body.reserve(160 + creds.access_key_id.size() + creds.secret_access_key.size() +
                creds.session_token.size());
@@ -346,7 +364,7 @@ http::Response ContainerCredentialsHandler::Serve(const RoleChoice& role,
   http::AppendJsonString(
       body, creds.expiration ? aws::FormatTimestamp(*creds.expiration) : std::string());
   body += '}';
-  return http::Response::Json(200, std::move(body));
+  return body;
 }
 
 void ContainerCredentialsHandler::Finish(const Context& ctx, Step step,
