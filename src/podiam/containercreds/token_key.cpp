@@ -1,14 +1,20 @@
 #include "podiam/containercreds/token_key.hpp"
 
 #include <bit>
+#include <cstring>
 
 namespace podiam::containercreds {
 namespace {
 
+// Little-endian, as SipHash reads its input.
 std::uint64_t Load64(const unsigned char* p) {
   std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) {
-    v = (v << 8U) | p[i];
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(&v, p, sizeof(v));
+  } else {
+    for (int i = 7; i >= 0; --i) {
+      v = (v << 8U) | p[i];
+    }
   }
   return v;
 }
