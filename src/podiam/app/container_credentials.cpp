@@ -2,10 +2,8 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <atomic>
 #include <optional>
-#include <thread>
 #include <vector>
 
 #include "podiam/agent/association_status.hpp"
@@ -48,13 +46,6 @@ Result<Listen> ParseListen(std::string_view text) {
                      fmt::format("--container-credentials-listen: bad port in '{}'", text));
   }
   return Listen{std::string(text), std::string(host), static_cast<std::uint16_t>(port)};
-}
-
-// As many I/O threads as the metadata listener (--threads; 0: one per CPU, at most 4): one thread
-// capped this listener at one core's worth of requests (docs/benchmarks.md).
-int IoThreads(int flag) {
-  unsigned cores = std::max(1U, std::thread::hardware_concurrency());
-  return flag > 0 ? flag : static_cast<int>(std::min(cores, 4U));
 }
 
 class Endpoint final : public ContainerCredentialsEndpoint {
@@ -153,7 +144,7 @@ class Endpoint final : public ContainerCredentialsEndpoint {
       auto& server = servers_.emplace_back(std::make_unique<transport::HttpServer>(
           transport::HttpServerOptions{.address = l->host,
                                        .port = l->port,
-                                       .threads = IoThreads(d_.config.listener.threads),
+                                       .threads = 1,
                                        .max_connections_per_client = static_cast<std::size_t>(
                                            d_.config.listener.max_connections_per_pod),
                                        .name = "container-credentials",

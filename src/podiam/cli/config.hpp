@@ -63,7 +63,7 @@ struct SessionFlags {
 struct ListenerFlags {
   std::string listen = "0.0.0.0:8181";  // --listen: pods' metadata requests
   int max_connections_per_pod = 128;    // --max-connections-per-pod: per source IP
-  int threads = 0;  // --threads: metadata (and container-credentials) I/O threads; 0: 1/CPU, ≤ 4
+  int threads = 0;  // --threads: metadata I/O threads; 0: one per CPU, at most 4
 };
 
 // /metrics /healthz /readyz (app/ops_stack.hpp).

@@ -153,8 +153,7 @@ void AddListenerFlags(CLI::App& app, ListenerFlags& flags) {
       ->capture_default_str()
       ->group(group);
   AddFlag(app, "--threads", flags.threads,
-          "I/O threads serving pods' metadata (and container-credentials) requests; 0: one "
-          "per CPU, at most 4")
+          "I/O threads serving pods' metadata requests; 0: one per CPU, at most 4")
       ->check(CLI::Range(0, 64))
       ->capture_default_str()
       ->group(group);
