@@ -4,7 +4,7 @@
 // variant) under a random 16-byte key chosen at start-up. A keyed PRF, so nobody without the key
 // can produce two tokens with one key (or many tokens in one hash bucket); 128 bits, so an
 // accidental collision among the cache's entries is out of reach (about n²/2¹²⁹). Cheap: a
-// SHA-256 of a 1.2 KB token cost ~54,000 instructions per request through OpenSSL's EVP, this
+// SHA-256 of a 1.2 KB token cost ~41,000 instructions per request through OpenSSL's EVP, this
 // ~5,400 (docs/benchmarks.md, "Container credentials").
 //
 // Thread-safety: TokenHasher is immutable after construction.
