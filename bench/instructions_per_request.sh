@@ -5,8 +5,10 @@
 # the functions below Handle() costing most (inclusive, per request).
 #
 #   bench/instructions_per_request.sh [BUILD_DIR] [TOP]   (default build-bench, a Release tree; 25)
+#   KEEP=1 bench/instructions_per_request.sh             # keep the callgrind files (for kcachegrind)
 #
-# Needs valgrind (a developer tool: apt-get install valgrind), not a CI dependency.
+# Needs valgrind with callgrind_annotate (a developer tool: apt-get install valgrind) and python3;
+# not a CI dependency. About a minute.
 set -euo pipefail
 build=${1:-build-bench}
 top=${2:-25}
@@ -14,7 +16,10 @@ bin="$build/bench/podiam_bench_containercreds"
 export AWS_REGION=${AWS_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-[[ -n "${KEEP:-}" ]] && trap - EXIT && echo "keeping $out"
+if [[ -n ${KEEP:-} ]]; then
+  trap - EXIT
+  echo "keeping $out"
+fi
 for bench in ContainerCredentials ImdsCredentials; do
   case $bench in
     ContainerCredentials) fn='podiam::containercreds::ContainerCredentialsHandler::Handle(' ;;
