@@ -16,7 +16,8 @@
 // object with a numeric exp equal to an independent reading; the handler answers exactly once with
 // a status in {200, 400, 401, 403, 404, 429, 503}, a 200 only for an allowed Host, the known token
 // and the pod's own address, and every other answer is JSON {"code","message"}; without a token it
-// is 400 or the Host's 403; the body never holds the token.
+// is 400 or the Host's 403; the body never holds the token; the same request asked again (now
+// possibly answered from the review cache and the claims it kept) gets the same answer.
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -183,22 +184,30 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ContainerMetrics metrics(registry);
   ContainerCredentialsHandler handler(reviews, pods, roles, credentials, clock, metrics,
                                       {.node_name = "node"});
-  http::Request request;
-  request.method = "GET";
-  request.target = "/v1/credentials";
-  request.peer.address = (flags & 2U) != 0 ? "10.0.0.8" : "10.0.0.7";
-  request.headers.Set("Host", host);
   bool no_token = (flags & 1U) != 0;
-  if (!no_token) {
-    request.headers.Set("Authorization", token);
-  }
-  int answers = 0;
-  http::Response response;
-  handler.Handle(std::move(request), [&](http::Response r) {
-    ++answers;
-    response = std::move(r);
-  });
-  FUZZ_CHECK(answers == 1, "not exactly one answer");
+  auto ask = [&] {
+    http::Request request;
+    request.method = "GET";
+    request.target = "/v1/credentials";
+    request.peer.address = (flags & 2U) != 0 ? "10.0.0.8" : "10.0.0.7";
+    request.headers.Set("Host", host);
+    if (!no_token) {
+      request.headers.Set("Authorization", token);
+    }
+    int answers = 0;
+    http::Response response;
+    handler.Handle(std::move(request), [&](http::Response r) {
+      ++answers;
+      response = std::move(r);
+    });
+    FUZZ_CHECK(answers == 1, "not exactly one answer");
+    return response;
+  };
+  http::Response response = ask();
+  // Asked again, the answer may come from the review cache (with the claims it kept): the same.
+  http::Response again = ask();
+  FUZZ_CHECK(again.status == response.status && again.body == response.body,
+             "a cached review answered differently");
   int s = response.status;
   FUZZ_CHECK(s == 200 || s == 400 || s == 401 || s == 403 || s == 404 || s == 429 || s == 503,
              "unexpected status");

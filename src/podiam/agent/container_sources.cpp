@@ -159,7 +159,18 @@ std::shared_ptr<const containercreds::PodInfo> PodCacheResolver::Find(
   if (!pod) {
     return nullptr;
   }
-  return std::make_shared<const containercreds::PodInfo>(Info(*pod));
+  {
+    std::lock_guard lock(made_mu_);
+    auto it = made_.find(pod.get());
+    if (it != made_.end() && it->second.view.lock() == pod) {
+      return it->second.info;
+    }
+  }
+  auto info = std::make_shared<const containercreds::PodInfo>(Info(*pod));
+  std::lock_guard lock(made_mu_);
+  std::erase_if(made_, [](const auto& item) { return item.second.view.expired(); });
+  made_.insert_or_assign(pod.get(), Made{.view = pod, .info = info});
+  return info;
 }
 
 bool PodCacheResolver::Ready() {

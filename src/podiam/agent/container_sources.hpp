@@ -119,6 +119,14 @@ class PodCacheResolver final : public containercreds::PodResolver {
   const k8s::PodCache& pods_;
   std::function<bool()> synced_;
   std::atomic<bool> ready_{false};
+  // Info() of each pod version the cache holds, made once (every request asks for its pod): by
+  // the PodView's address, valid while `view` still owns it; dead ones go at the next insertion.
+  struct Made {
+    std::weak_ptr<const k8s::PodView> view;
+    std::shared_ptr<const containercreds::PodInfo> info;
+  };
+  std::mutex made_mu_;
+  std::unordered_map<const k8s::PodView*, Made> made_;
 };
 
 struct AssociationRolesOptions {

@@ -219,3 +219,35 @@ TEST_F(ContainerSourcesTest, PrefetchesAssociatedPodsAndReportsDeletions) {
 
 }  // namespace
 }  // namespace podiam::agent
+
+namespace podiam::agent {
+namespace {
+
+TEST(PodCacheResolverTest, FindsThePodsCurrentVersionAndReusesItsInfo) {
+  k8s::PodCache pods;
+  PodCacheResolver resolver(pods, nullptr);
+  EXPECT_TRUE(resolver.Ready());
+  EXPECT_EQ(resolver.Find("team-a", "web-1"), nullptr);
+  auto json = testing::PodJson(
+      {.namespace_name = "team-a", .name = "web-1", .ip = "10.0.0.7", .uid = "uid-1"});
+  json["metadata"]["resourceVersion"] = "1";
+  pods.Event(k8s::WatchEventType::kAdded, k8s::Json(json));
+  auto first = resolver.Find("team-a", "web-1");
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first->uid, "uid-1");
+  EXPECT_EQ(first->ips, std::vector<std::string>{"10.0.0.7"});
+  EXPECT_EQ(resolver.Find("team-a", "web-1"), first);  // the same version: made once
+  // A new version (here: finished) is seen at once.
+  json["metadata"]["resourceVersion"] = "2";
+  json["status"]["phase"] = "Succeeded";
+  pods.Event(k8s::WatchEventType::kModified, k8s::Json(json));
+  auto second = resolver.Find("team-a", "web-1");
+  ASSERT_NE(second, nullptr);
+  EXPECT_TRUE(second->finished);
+  EXPECT_FALSE(first->finished);
+  pods.Event(k8s::WatchEventType::kDeleted, k8s::Json(json));
+  EXPECT_EQ(resolver.Find("team-a", "web-1"), nullptr);
+}
+
+}  // namespace
+}  // namespace podiam::agent

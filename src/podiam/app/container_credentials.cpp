@@ -87,6 +87,7 @@ class Endpoint final : public ContainerCredentialsEndpoint {
             .is_node_address = d.is_node_address,
             .pod_qps = c_.pod_qps,
             .pod_burst = 2 * c_.pod_qps,
+            .review_cache = {.key = d.random.SecureBytes(16)},
             .offload =
                 [&workers = d.workers](std::string_view source, std::function<void()> work) {
                   return workers.TryPost(source, std::move(work));

@@ -38,8 +38,9 @@ std::string_view OutcomeReason(identity::Outcome outcome) {
 struct ContainerCredentialsHandler::Context {
   http::Request request;
   SteadyTime started;
-  std::string token;
+  std::string_view token;  // into request.headers
   JwtTimes times;
+  std::optional<CachedReview> cached;  // the review cache's answer when the request arrived
   std::shared_ptr<const TokenIdentity> identity;
   std::shared_ptr<const PodInfo> pod;
   std::shared_ptr<const RoleChoice> role;
@@ -125,20 +126,27 @@ void ContainerCredentialsHandler::Handle(http::Request request, http::ResponseCa
   if (token->size() > kMaxTokenBytes) {
     return refuse(Refusal::kBadRequest, "malformed_token", "the token is too long");
   }
-  auto times = ParseJwtTimes(*token);
-  if (!times) {
-    return refuse(Refusal::kBadRequest, "malformed_token", times.error().message());
+  ctx->token = *token;
+  // A token the cache knows was parsed when its review was stored: its claims come from there
+  // (the same bytes, review_cache.hpp), and only an unknown token is decoded here.
+  ctx->cached = cache_.Get(ctx->token);
+  if (ctx->cached) {
+    ctx->times = ctx->cached->times;
+  } else {
+    auto times = ParseJwtTimes(ctx->token);
+    if (!times) {
+      return refuse(Refusal::kBadRequest, "malformed_token", times.error().message());
+    }
+    ctx->times = *times;
   }
   std::int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count();
-  if (times->exp <= now) {
+  if (ctx->times.exp <= now) {
     return refuse(Refusal::kUnauthenticated, "expired_token", "the token has expired");
   }
-  if (times->nbf && *times->nbf > now + kClockSkewSeconds) {
+  if (ctx->times.nbf && *ctx->times.nbf > now + kClockSkewSeconds) {
     return refuse(Refusal::kUnauthenticated, "expired_token", "the token is not valid yet");
   }
-  ctx->token = std::string(*token);
-  ctx->times = *times;
   if (!pods_.Ready()) {
     return refuse(Refusal::kUnavailable, "not_ready",
                   "the agent is still listing pods and associations; retry");
@@ -171,27 +179,34 @@ std::optional<ContainerCredentialsHandler::Refused> ContainerCredentialsHandler:
   if (ctx.identity) {
     return std::nullopt;  // done already (first pass)
   }
-  if (auto hit = cache_.Get(ctx.token)) {
+  // First pass: the look-up Handle() made; on a worker, again (another request may have stored
+  // the review meanwhile).
+  std::optional<CachedReview> hit = std::move(ctx.cached);
+  ctx.cached.reset();
+  if (!hit && may_block) {
+    hit = cache_.Get(ctx.token);
+  }
+  if (hit) {
     if (!hit->identity) {
-      metrics_.review_cache.WithLabels({"negative_hit"}).Inc();
-      return Refused{Refusal::kUnauthenticated, "unauthenticated", hit->error, nullptr};
+      metrics_.review_negative_hits.Inc();
+      return Refused{Refusal::kUnauthenticated, "unauthenticated", std::move(hit->error), nullptr};
     }
-    metrics_.review_cache.WithLabels({"hit"}).Inc();
-    ctx.identity = hit->identity;
+    metrics_.review_hits.Inc();
+    ctx.identity = std::move(hit->identity);
     return std::nullopt;
   }
   if (!may_block) {
     *block = true;
     return std::nullopt;
   }
-  metrics_.review_cache.WithLabels({"miss"}).Inc();
+  metrics_.review_misses.Inc();
   auto reviewed = reviews_.Review(ctx.token);
   if (!reviewed) {
     const Error& e = reviewed.error();
     if (e.code() == ErrorCode::kUnauthenticated) {
       metrics_.token_reviews.WithLabels({"unauthenticated"}).Inc();
       std::string message = "the apiserver did not authenticate the token: " + e.message();
-      cache_.PutNegative(ctx.token, message);
+      cache_.PutNegative(ctx.token, message, ctx.times);
       return Refused{Refusal::kUnauthenticated, "unauthenticated", std::move(message), nullptr};
     }
     metrics_.token_reviews.WithLabels({"error"}).Inc();
@@ -201,7 +216,7 @@ std::optional<ContainerCredentialsHandler::Refused> ContainerCredentialsHandler:
   }
   metrics_.token_reviews.WithLabels({"authenticated"}).Inc();
   auto identity = std::make_shared<const TokenIdentity>(std::move(*reviewed));
-  cache_.PutPositive(ctx.token, identity, Clock::WallTime(std::chrono::seconds(ctx.times.exp)));
+  cache_.PutPositive(ctx.token, identity, ctx.times);
   ctx.identity = std::move(identity);
   return std::nullopt;
 }
@@ -297,7 +312,7 @@ std::optional<ContainerCredentialsHandler::Step> ContainerCredentialsHandler::An
       return Refused{Refusal::kUnavailable, "pending", role.reason, ctx.pod};
   }
   if (auto cached = credentials_.Cached(*role.spec)) {
-    return Serve(role, *cached);
+    return Serve(role, cached);
   }
   if (!may_block) {
     return std::nullopt;
@@ -311,11 +326,29 @@ std::optional<ContainerCredentialsHandler::Step> ContainerCredentialsHandler::An
     return Refused{Refusal::kUnavailable, "credentials_unavailable",
                    "credentials are not available: " + fetched.error().message(), ctx.pod};
   }
-  return Serve(role, *fetched);
+  return http::Response::Json(200, Body(role, *fetched));
 }
 
-http::Response ContainerCredentialsHandler::Serve(const RoleChoice& role,
-                                                  const aws::Credentials& creds) const {
+http::Response ContainerCredentialsHandler::Serve(
+    const RoleChoice& role, const std::shared_ptr<const aws::Credentials>& creds) {
+  {
+    std::lock_guard lock(bodies_mu_);
+    auto it = bodies_.find(creds.get());
+    if (it != bodies_.end() && it->second.creds.lock() == creds &&
+        it->second.account == role.account) {
+      return http::Response::Json(200, it->second.json);
+    }
+  }
+  std::string body = Body(role, *creds);
+  std::lock_guard lock(bodies_mu_);
+  std::erase_if(bodies_, [](const auto& item) { return item.second.creds.expired(); });
+  bodies_.insert_or_assign(creds.get(),
+                           CachedBody{.creds = creds, .account = role.account, .json = body});
+  return http::Response::Json(200, std::move(body));
+}
+
+std::string ContainerCredentialsHandler::Body(const RoleChoice& role,
+                                              const aws::Credentials& creds) {
   std::string body;
   body.reserve(160 + creds.access_key_id.size() + creds.secret_access_key.size() +
                creds.session_token.size());
@@ -331,7 +364,7 @@ http::Response ContainerCredentialsHandler::Serve(const RoleChoice& role,
   http::AppendJsonString(
       body, creds.expiration ? aws::FormatTimestamp(*creds.expiration) : std::string());
   body += '}';
-  return http::Response::Json(200, std::move(body));
+  return body;
 }
 
 void ContainerCredentialsHandler::Finish(const Context& ctx, Step step,
@@ -359,7 +392,9 @@ void ContainerCredentialsHandler::Finish(const Context& ctx, Step step,
   } else {
     response = std::move(std::get<http::Response>(step));
   }
-  metrics_.requests.WithLabels({std::to_string(response.status)}).Inc();
+  (response.status == 200 ? metrics_.requests_ok
+                          : metrics_.requests.WithLabels({std::to_string(response.status)}))
+      .Inc();
   metrics_.duration.Observe(
       std::chrono::duration<double>(clock_.SteadyNow() - ctx.started).count());
   done(std::move(response));

@@ -101,7 +101,10 @@ class ContainerCredentialsHandler final : public http::Handler {
   // Sets ctx.identity, or says why not; *block: a review is needed and !may_block.
   std::optional<Refused> Authenticate(Context& ctx, bool may_block, bool* block);
   std::variant<std::shared_ptr<const PodInfo>, Refused> CheckPod(const Context& ctx);
-  http::Response Serve(const RoleChoice& role, const aws::Credentials& creds) const;
+  static std::string Body(const RoleChoice& role, const aws::Credentials& creds);
+  // The cached path: the body built once per credentials object and account (Bodies).
+  http::Response Serve(const RoleChoice& role,
+                       const std::shared_ptr<const aws::Credentials>& creds);
   void Finish(const Context& ctx, Step step, const http::ResponseCallback& done);
   bool TakeRateToken(const std::string& source);
 
@@ -119,6 +122,16 @@ class ContainerCredentialsHandler final : public http::Handler {
     double tokens = 0;
     SteadyTime last{};
   };
+  // 200 bodies by the address of the broker's credentials object: valid while `creds` still
+  // owns that object (a live object has a unique address); dead ones go at the next insertion.
+  struct CachedBody {
+    std::weak_ptr<const aws::Credentials> creds;
+    std::string account;
+    std::string json;
+  };
+  std::mutex bodies_mu_;
+  std::unordered_map<const aws::Credentials*, CachedBody> bodies_;
+
   std::mutex rate_mu_;
   std::unordered_map<std::string, Bucket> buckets_;  // by source address
 };

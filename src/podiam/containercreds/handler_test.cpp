@@ -65,6 +65,9 @@ class FakeRoles final : public RoleResolver {
 class FakeCredentials final : public CredentialSource {
  public:
   std::shared_ptr<const aws::Credentials> Cached(const creds::CredentialSpec& /*spec*/) override {
+    if (held) {
+      return held;
+    }
     return cached ? std::make_shared<const aws::Credentials>(Creds()) : nullptr;
   }
   Result<aws::Credentials> Fetch(const creds::CredentialSpec& spec,
@@ -85,6 +88,7 @@ class FakeCredentials final : public CredentialSource {
     return c;
   }
   bool cached = false;
+  std::shared_ptr<const aws::Credentials> held;  // when set, what Cached() returns
   bool sts_down = false;
   int fetches = 0;
   std::string last_owner;
@@ -169,6 +173,28 @@ TEST_F(HandlerTest, ServesTheCredentialsJsonAndReviewsOnce) {
   EXPECT_EQ(metrics_.token_reviews.WithLabels({"authenticated"}).Value(), 1);
   EXPECT_EQ(metrics_.review_cache.WithLabels({"hit"}).Value(), 50);
   EXPECT_EQ(metrics_.requests.WithLabels({"200"}).Value(), 51);
+}
+
+TEST_F(HandlerTest, CachedCredentialsBodyFollowsTheBrokersObject) {
+  auto first = std::make_shared<const aws::Credentials>(FakeCredentials::Creds());
+  credentials_.held = first;
+  auto a = Get(token_);
+  auto b = Get(token_);
+  ASSERT_EQ(a.status, 200);
+  EXPECT_EQ(b.body, a.body);
+  EXPECT_EQ(b.headers.Get("Content-Type"), "application/json");
+  // Refreshed: a new object (possibly at the old one's address once that is freed).
+  aws::Credentials next = FakeCredentials::Creds();
+  next.access_key_id = "ASIANEXT";
+  credentials_.held = std::make_shared<const aws::Credentials>(next);
+  first.reset();
+  auto c = Get(token_);
+  ASSERT_EQ(c.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(c.body)["AccessKeyId"], "ASIANEXT");
+  credentials_.held.reset();
+  credentials_.held = std::make_shared<const aws::Credentials>(FakeCredentials::Creds());
+  EXPECT_EQ(nlohmann::json::parse(Get(token_).body)["AccessKeyId"], "ASIAEXAMPLE");
+  EXPECT_EQ(credentials_.fetches, 0);
 }
 
 TEST_F(HandlerTest, HostMustBeAListenAddress) {

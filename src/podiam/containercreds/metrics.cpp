@@ -22,6 +22,10 @@ ContainerMetrics::ContainerMetrics(metrics::Registry& registry)
           registry
               .AddCounter("podiam_container_credentials_review_invalidations_total",
                           "Cached TokenReviews dropped because their pod was deleted or replaced.")
-              .Get()) {}
+              .Get()),
+      requests_ok(requests.WithLabels({"200"})),
+      review_hits(review_cache.WithLabels({"hit"})),
+      review_negative_hits(review_cache.WithLabels({"negative_hit"})),
+      review_misses(review_cache.WithLabels({"miss"})) {}
 
 }  // namespace podiam::containercreds

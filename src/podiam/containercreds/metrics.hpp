@@ -22,6 +22,12 @@ struct ContainerMetrics {
   // result: hit, negative_hit, miss.
   metrics::Family<metrics::Counter>& review_cache;  // labels: result
   metrics::Counter& review_invalidations;
+
+  // Series of the families above that every cached request touches, looked up once.
+  metrics::Counter& requests_ok;           // requests{code="200"}
+  metrics::Counter& review_hits;           // review_cache{result="hit"}
+  metrics::Counter& review_negative_hits;  // review_cache{result="negative_hit"}
+  metrics::Counter& review_misses;         // review_cache{result="miss"}
 };
 
 }  // namespace podiam::containercreds

@@ -1,18 +1,16 @@
 #include "podiam/containercreds/review_cache.hpp"
 
 #include <algorithm>
-
-#include "podiam/aws/sigv4.hpp"
+#include <utility>
+#include <vector>
 
 namespace podiam::containercreds {
 
 ReviewCache::ReviewCache(const Clock& clock, ReviewCacheOptions options)
-    : clock_(clock), options_(options) {}
-
-std::string ReviewCache::Digest(std::string_view token) { return aws::Sha256Hex(token); }
+    : clock_(clock), options_(std::move(options)), hasher_(options_.key) {}
 
 std::optional<CachedReview> ReviewCache::Get(std::string_view token) {
-  std::string key = Digest(token);
+  const TokenKey key = hasher_(token);
   auto now = clock_.SteadyNow();
   std::lock_guard lock(mu_);
   auto it = entries_.find(key);
@@ -27,32 +25,35 @@ std::optional<CachedReview> ReviewCache::Get(std::string_view token) {
 }
 
 void ReviewCache::PutPositive(std::string_view token, std::shared_ptr<const TokenIdentity> identity,
-                              Clock::WallTime exp) {
+                              const JwtTimes& times) {
+  const Clock::WallTime exp{std::chrono::seconds(times.exp)};
   auto left = std::chrono::duration_cast<std::chrono::seconds>(exp - clock_.Now());
   auto ttl = std::min(left, options_.max_positive);
   if (ttl <= std::chrono::seconds(0) || !identity) {
     return;
   }
-  Entry entry{.review = {.identity = std::move(identity), .error = {}},
+  Entry entry{.review = {.identity = std::move(identity), .error = {}, .times = times},
               .expires = clock_.SteadyNow() + ttl};
+  const TokenKey key = hasher_(token);
   std::lock_guard lock(mu_);
-  InsertLocked(Digest(token), std::move(entry));
+  InsertLocked(key, std::move(entry));
 }
 
-void ReviewCache::PutNegative(std::string_view token, std::string error) {
+void ReviewCache::PutNegative(std::string_view token, std::string error, const JwtTimes& times) {
   if (options_.negative <= std::chrono::seconds(0)) {
     return;
   }
-  Entry entry{.review = {.identity = nullptr, .error = std::move(error)},
+  Entry entry{.review = {.identity = nullptr, .error = std::move(error), .times = times},
               .expires = clock_.SteadyNow() + options_.negative};
+  const TokenKey key = hasher_(token);
   std::lock_guard lock(mu_);
-  InsertLocked(Digest(token), std::move(entry));
+  InsertLocked(key, std::move(entry));
 }
 
-void ReviewCache::InsertLocked(std::string key, Entry entry) {
+void ReviewCache::InsertLocked(TokenKey key, Entry entry) {
   if (entries_.size() >= options_.max_entries && !entries_.contains(key)) {
     auto now = clock_.SteadyNow();
-    std::vector<std::string> expired;
+    std::vector<TokenKey> expired;
     for (const auto& [k, e] : entries_) {
       if (e.expires <= now) {
         expired.push_back(k);
@@ -70,10 +71,10 @@ void ReviewCache::InsertLocked(std::string key, Entry entry) {
   if (entry.review.identity && !entry.review.identity->pod_uid.empty()) {
     by_pod_[entry.review.identity->pod_uid].insert(key);
   }
-  entries_.emplace(std::move(key), std::move(entry));
+  entries_.emplace(key, std::move(entry));
 }
 
-void ReviewCache::EraseLocked(const std::string& key) {
+void ReviewCache::EraseLocked(const TokenKey& key) {
   auto it = entries_.find(key);
   if (it == entries_.end()) {
     return;

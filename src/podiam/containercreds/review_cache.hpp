@@ -8,14 +8,16 @@
 //   - Errors (apiserver unreachable) are never stored: the caller does not Put them.
 //   - InvalidatePod(uid) drops every review naming that pod: a deleted pod's token is refused at
 //     once, not when its entry expires.
-// Keys are SHA-256 digests of the token: the cache holds no token. Bounded: past max_entries,
-// expired entries go first, then everything (a cache miss only costs a review).
+// Keys are keyed 128-bit SipHash digests of the token (token_key.hpp): the cache holds no token.
+// Each entry keeps the token's exp/nbf as parsed when it was stored, so a hit needs no JWT
+// decoding: the same bytes (same key) have the same claims. Bounded: past max_entries, expired
+// entries go first, then everything (a cache miss only costs a review).
 //
 // Thread-safety: every method may be called from any thread.
 //
 //   ReviewCache cache(clock, {});
-//   if (auto hit = cache.Get(token)) { ... hit->identity or hit->error ... }
-//   cache.PutPositive(token, identity, jwt_exp);
+//   if (auto hit = cache.Get(token)) { ... hit->times, hit->identity or hit->error ... }
+//   cache.PutPositive(token, identity, times);   // times: ParseJwtTimes(token)
 #pragma once
 
 #include <chrono>
@@ -30,6 +32,8 @@
 
 #include "podiam/base/clock.hpp"
 #include "podiam/containercreds/ports.hpp"
+#include "podiam/containercreds/request.hpp"
+#include "podiam/containercreds/token_key.hpp"
 
 namespace podiam::containercreds {
 
@@ -37,12 +41,17 @@ struct ReviewCacheOptions {
   std::chrono::seconds max_positive = std::chrono::minutes(10);
   std::chrono::seconds negative = std::chrono::seconds(5);
   std::size_t max_entries = 20000;
+  // The SipHash key (16 bytes, from Random::SecureBytes). Empty: all zero (tests only: anyone
+  // could then compute keys, e.g. to fill one hash bucket).
+  std::string key;
 };
 
 struct CachedReview {
   // Set for a positive review; null for a negative one (then `error` says why).
   std::shared_ptr<const TokenIdentity> identity;
   std::string error;
+  // The token's time claims, as parsed when the review was stored.
+  JwtTimes times;
 };
 
 class ReviewCache {
@@ -50,30 +59,31 @@ class ReviewCache {
   ReviewCache(const Clock& clock, ReviewCacheOptions options);
 
   [[nodiscard]] std::optional<CachedReview> Get(std::string_view token);
-  // `exp`: the token's exp claim (wall clock).
+  // `times`: the token's claims (ParseJwtTimes); kept until min(exp, now + max_positive).
   void PutPositive(std::string_view token, std::shared_ptr<const TokenIdentity> identity,
-                   Clock::WallTime exp);
-  void PutNegative(std::string_view token, std::string error);
+                   const JwtTimes& times);
+  void PutNegative(std::string_view token, std::string error, const JwtTimes& times);
   // Drops every positive review naming this pod UID. Returns how many.
   std::size_t InvalidatePod(std::string_view pod_uid);
   [[nodiscard]] std::size_t Size() const;
 
-  // The key a token is stored under (hex SHA-256), exposed for tests.
-  static std::string Digest(std::string_view token);
+  // The key a token is stored under, exposed for tests.
+  [[nodiscard]] TokenKey KeyOf(std::string_view token) const { return hasher_(token); }
 
  private:
   struct Entry {
     CachedReview review;
     Clock::SteadyTime expires;
   };
-  void InsertLocked(std::string key, Entry entry);
-  void EraseLocked(const std::string& key);
+  void InsertLocked(TokenKey key, Entry entry);
+  void EraseLocked(const TokenKey& key);
 
   const Clock& clock_;
   ReviewCacheOptions options_;
+  TokenHasher hasher_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Entry> entries_;
-  std::unordered_map<std::string, std::unordered_set<std::string>> by_pod_;  // uid -> keys
+  std::unordered_map<TokenKey, Entry, TokenKeyHash> entries_;
+  std::unordered_map<std::string, std::unordered_set<TokenKey, TokenKeyHash>> by_pod_;  // uid
 };
 
 }  // namespace podiam::containercreds
