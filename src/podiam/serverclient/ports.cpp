@@ -7,7 +7,7 @@ namespace podiam::serverclient {
 namespace {
 
 // A projected token is a JWT of a few KiB; anything much larger is not one.
-constexpr std::size_t kMaxTokenBytes = 64 * 1024;
+constexpr std::size_t kMaxTokenBytes = std::size_t{64} * 1024;
 
 }  // namespace
 
