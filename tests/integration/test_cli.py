@@ -113,17 +113,20 @@ def warnings(lines):
     return [line for line in lines if "WARN" in line.upper() and "cannot start" not in line]
 
 
-@pytest.mark.parametrize("args,env,expected_warnings", [
-    (KUBE2IAM_CHART_DEFAULTS, {}, ["--metrics-port=8181 is the metadata port"]),
-    (KUBE2IAM_CHART_OVERRIDES, {}, []),
+@pytest.mark.parametrize("args,env,expected_warnings,reason", [
+    (KUBE2IAM_CHART_DEFAULTS, {}, ["--metrics-port=8181 is the metadata port"], "kube"),
+    (KUBE2IAM_CHART_OVERRIDES, {}, [], "kube"),
     # kiam's chart sets no NODE_NAME: the values need agent.extraEnv for it.
+    # kiam's --server-address selects server mode (docs/agent.md, "Server mode").
     (KIAM_AGENT_CHART_DEFAULTS, {"NODE_NAME": "node-1"},
-     ["--prometheus-sync-interval ignored",
-      "--cert, --key, --ca, --server-address, --gateway-timeout-creation ignored"]),
+     ["--server-address=kiam-server:443: the agent asks a podiam server",
+      "--prometheus-sync-interval ignored",
+      "--gateway-timeout-creation ignored"],
+     "podiam server TLS"),  # the expected reason: kiam's TLS files are not there
 ], ids=["kube2iam-chart-defaults", "kube2iam-chart-overrides", "kiam-agent-chart-defaults"])
-def test_legacy_chart_args_parse_and_warn(args, env, expected_warnings):
+def test_legacy_chart_args_parse_and_warn(args, env, expected_warnings, reason):
     r, lines = run_legacy_agent(args, env)
-    assert "kube" in lines[-1], lines[-1]  # the expected reason: no kubeconfig
+    assert reason in lines[-1], lines[-1]  # the expected reason: no kubeconfig (or TLS files)
     found = warnings(lines)
     assert len(found) == len(expected_warnings), r.stderr
     for expected, line in zip(expected_warnings, found):
@@ -156,7 +159,6 @@ WARNED_FLAGS = [
     ("--cert=/c", "calls STS itself"),
     ("--key=/k", "calls STS itself"),
     ("--ca=/a", "calls STS itself"),
-    ("--server-address=kiam-server:443", "calls STS itself"),
     ("--server-address-refresh=10s", "calls STS itself"),
     ("--bind=0.0.0.0:443", "calls STS itself"),
     ("--session=kiam", "session-name"),

@@ -381,6 +381,7 @@ containercreds::RoleChoice AssociationRoles::Decide(const containercreds::PodInf
   key.session_name = identity::SessionName(pod.namespace_name, pod.name);
   key.owner = "pod/" + pod.uid;
   key.duration_seconds = options_.duration_seconds;
+  spec->pod = creds::PodRef{.namespace_name = pod.namespace_name, .name = pod.name, .uid = pod.uid};
   if (tags) {
     // The six tags EKS Pod Identity sets (docs/container-credentials.md); cluster ones when known.
     if (!options_.cluster_arn.empty()) {

@@ -3,9 +3,9 @@
 #include <optional>
 #include <string>
 
+#include "podiam/app/agent_credentials.hpp"
 #include "podiam/app/agent_network.hpp"
 #include "podiam/app/agent_services.hpp"
-#include "podiam/app/aws_stack.hpp"
 #include "podiam/app/container_credentials.hpp"
 #include "podiam/app/kube_stack.hpp"
 #include "podiam/app/node_metadata.hpp"
@@ -17,7 +17,6 @@
 #include "podiam/base/random.hpp"
 #include "podiam/creds/credential_broker.hpp"
 #include "podiam/http/host_port.hpp"
-#include "podiam/identity/session_name.hpp"
 #include "podiam/transport/http_client.hpp"
 
 namespace podiam::app {
@@ -65,20 +64,20 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
     return fail("config", policy_options.error());
   }
 
-  // ---- AWS: podiam's own credentials, then the broker of pods' credentials.
-  auto aws = AwsStack::Create({.http = **aws_http,
-                               .clock = clock,
-                               .random = random,
-                               .registry = ops.registry(),
-                               .env = env,
-                               .log_component = "agent"},
-                              c.aws, node_imds.ForOwnUse(),
-                              identity::SanitizeSessionName("podiam-agent-" + node));
-  if (!aws) {
-    return fail("config", aws.error());
+  // ---- Where pods' credentials come from (STS with podiam's own credentials, or with --server
+  // a podiam server), then the broker of pods' credentials.
+  auto source = AgentCredentials::Create({.http = **aws_http,
+                                          .clock = clock,
+                                          .random = random,
+                                          .registry = ops.registry(),
+                                          .env = env,
+                                          .log_component = "agent"},
+                                         c, node_imds.ForOwnUse(), node);
+  if (!source) {
+    return fail("config", source.error());
   }
   creds::CredentialBroker broker(
-      (*aws)->sts(), clock, random, ops.registry(),
+      (*source)->source(), clock, random, ops.registry(),
       {.refresh_before = c.sessions.refresh_before,
        .duration_seconds = static_cast<int>(c.sessions.session_duration.count())});
 
@@ -99,7 +98,7 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
                ? ops::Check::Ok()
                : ops::Check::Fail("pods, namespaces or service accounts not listed yet");
   });
-  ops.readiness().Add("aws-credentials", [&aws] { return (*aws)->CredentialsCheck(); });
+  ops.readiness().Add((*source)->check_name(), [&source] { return (*source)->Check(); });
 
   // ---- node networking, then servers: pods must never fall through to the node's IMDS.
   MetadataRedirects redirects(c.hostnet, listen->port);
@@ -124,15 +123,15 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   log.Info("agent started", {{"node", node},
                              {"listen", listen->host + ":" + std::to_string(listeners.port())},
                              {"ops", ops_listen->host + ":" + std::to_string(ops.port())},
-                             {"sts", (*aws)->endpoint().url},
+                             {"credentials", (*source)->Describe()},
                              {"kubernetes", (*kube)->cluster().origin}});
-  (*aws)->Start();  // own credentials: retried until STS accepts them
+  (*source)->Start();  // own credentials (or the server's readiness): retried until they work
 
   log.Info("shutting down", {{"signal", signals.Wait()}});
   listeners.Stop(std::chrono::seconds(2));
   cc->Stop();
   (*kube)->Stop();
-  (*aws)->Stop();
+  (*source)->Stop();
   callers.directory().Stop();
   broker.Stop();
   (*imds)->Stop();

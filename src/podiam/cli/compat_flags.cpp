@@ -41,8 +41,8 @@ constexpr const char* kBackoff =
 constexpr const char* kGlobalSts =
     "podiam always calls the regional STS endpoint of --region; --sts-endpoint overrides it";
 constexpr const char* kKiamConnection =
-    "podiam agent calls STS itself with its own AWS credentials; there is no agent-server "
-    "connection to configure (podiam server is planned)";
+    "podiam agent calls STS itself with its own AWS credentials, or with --server asks podiam "
+    "server over HTTPS; kiam's gRPC connection settings do not apply";
 constexpr const char* kPrefetch =
     "podiam prefetches a pod's credentials as soon as the pod appears on this node, with at most "
     "8 STS calls at once";
@@ -521,8 +521,8 @@ void AddCompatFlags(CLI::App& agent, AgentConfig& config, const GlobalLogFlags& 
   IgnoreValue(agent, state, "--pprof-listen-addr", note::kPprof, "kiam: ignored");
   IgnoreBool(agent, state, "--allow-ip-query,!--no-allow-ip-query", true, note::kIpQuery,
              "kiam: ignored");
-  for (const char* flag : {"--cert", "--key", "--ca", "--server-address",
-                           "--server-address-refresh", "--gateway-timeout-creation",
+  // Its --server-address, --cert, --key and --ca are cli/server_flags.cpp's.
+  for (const char* flag : {"--server-address-refresh", "--gateway-timeout-creation",
                            "--grpc-keepalive-time-duration", "--grpc-keepalive-timeout-duration"}) {
     IgnoreValue(agent, state, flag, note::kKiamConnection, "kiam: ignored (no agent-server TLS)");
   }
@@ -531,7 +531,7 @@ void AddCompatFlags(CLI::App& agent, AgentConfig& config, const GlobalLogFlags& 
              true, note::kKiamConnection, "kiam: ignored");
 
   // kiam server. Its --kubeconfig, --region and --session-duration are podiam's own; --cert,
-  // --key and --ca are above.
+  // --key and --ca are the agent's (cli/server_flags.cpp: ignored without a server).
   AddValue(agent, "--role-base-arn", "ARN", s.role_base_arn, "kiam: --base-role-arn");
   AddBoolean(agent, "--role-base-arn-autodetect,!--no-role-base-arn-autodetect",
              s.role_base_arn_autodetect, "kiam: --auto-discover-base-arn");

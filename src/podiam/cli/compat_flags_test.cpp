@@ -343,7 +343,6 @@ TEST(CompatFlagsTest, EachIgnoredFlagWarnsOnceSayingWhatPodiamDoesInstead) {
                          {{"--prometheus-sync-interval=5s"}, "scraped"},
                          {{"--pprof-listen-addr=:9990"}, "pprof"},
                          {{"--allow-ip-query"}, "source address"},
-                         {{"--server-address=kiam-server:443"}, "calls STS itself"},
                          {{"--gateway-timeout-creation=1s"}, "calls STS itself"},
                          {{"--session=kiam"}, "session-name"},
                          {{"--disable-strict-namespace-regexp"}, "anchors"},
@@ -359,9 +358,10 @@ TEST(CompatFlagsTest, EachIgnoredFlagWarnsOnceSayingWhatPodiamDoesInstead) {
                 AllOf(HasSubstr(flag + " ignored: "), HasSubstr(needle), Not(HasSubstr("\n"))));
   }
   // Flags with the same explanation share one line.
-  auto tls = Agent({"--cert=/c", "--key=/k", "--ca=/a", "--server-address=s:443"});
+  auto tls = Agent({"--server-address-refresh=1m", "--gateway-timeout-creation=1s"});
   EXPECT_THAT(AgentOf(tls).compat_warnings,
-              ElementsAre(HasSubstr("--cert, --key, --ca, --server-address ignored: ")));
+              ElementsAre(HasSubstr("--server-address-refresh, --gateway-timeout-creation "
+                                    "ignored: ")));
   // An empty value is a usage error that names the flag, as for any flag taking a value.
   ExpectUsageError({"--api-server="}, "--api-server");
 }
@@ -412,10 +412,14 @@ TEST(CompatFlagsTest, PublishedChartDefaults) {
   EXPECT_EQ(AgentOf(kiam).ops.metrics_listen, "0.0.0.0:9620");
   EXPECT_EQ(kiam.global.log.format, log::Format::kJson);
   EXPECT_FALSE(AgentOf(kiam).hostnet.iptables_remove_on_exit);
+  // kiam's --server-address selects server mode (cli/server_flags.hpp), with its TLS files.
+  EXPECT_THAT(AgentOf(kiam).server.urls, ElementsAre("https://kiam-server:443"));
+  EXPECT_EQ(AgentOf(kiam).server.ca_file, "/etc/kiam/tls/ca");
   EXPECT_THAT(AgentOf(kiam).compat_warnings,
-              ElementsAre(HasSubstr("--prometheus-sync-interval ignored"),
-                          HasSubstr("--cert, --key, --ca, --server-address, "
-                                    "--gateway-timeout-creation ignored")));
+              ElementsAre(HasSubstr("--server-address=kiam-server:443: the agent asks a podiam "
+                                    "server"),
+                          HasSubstr("--prometheus-sync-interval ignored"),
+                          HasSubstr("--gateway-timeout-creation ignored")));
 }
 
 }  // namespace

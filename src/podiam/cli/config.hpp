@@ -97,6 +97,16 @@ struct NodeFlags {
   std::string duplicate_ips = "newest";  // --duplicate-ips newest|refuse (kube2iam: refuse)
 };
 
+// `podiam agent --server`: pods' credentials from podiam server instead of STS
+// (cli/server_flags.hpp).
+struct ServerSourceFlags {
+  std::vector<std::string> urls;  // --server URL[,URL...] (repeatable); empty: call STS
+  std::string ca_file;            // --server-ca; empty: the system's trust store
+  std::string token_file = "/var/run/secrets/podiam/server/token";  // --server-token-file
+  std::string cert_file;                                            // --server-cert (mTLS)
+  std::string key_file;                                             // --server-key
+};
+
 // `podiam agent`: kube2iam's flag names where they exist (docs/agent.md has the migration table).
 struct AgentConfig {
   KubeFlags kube;
@@ -112,6 +122,7 @@ struct AgentConfig {
   // saying what podiam does instead (cli/compat_flags.hpp); the agent logs them once at start-up.
   std::vector<std::string> compat_warnings;
   ContainerCredentialsConfig container_credentials;  // --container-credentials* and friends
+  ServerSourceFlags server;                          // --server*: server mode
 };
 
 enum class Command {

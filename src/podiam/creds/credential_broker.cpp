@@ -348,6 +348,9 @@ std::shared_ptr<CredentialBroker::Entry> CredentialBroker::FindOrCreateLocked(
   auto it = entries_.find(spec.key);
   if (it != entries_.end()) {
     if (!it->second->Unused() || now < it->second->drop_at) {
+      if (spec.pod) {  // not part of the key: the latest pod is the one later fetches name
+        it->second->spec.pod = spec.pod;
+      }
       return it->second;
     }
     DropLocked(it, "grace period over");

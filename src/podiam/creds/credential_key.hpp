@@ -52,9 +52,20 @@ struct CredentialKeyHash {
   std::size_t operator()(const CredentialKey& key) const noexcept;
 };
 
-// What the broker needs to fetch an entry: its key says it all.
+// The pod a spec is fetched for, for sources that must name it (the podiam server source,
+// docs/agent.md "Server mode"). Not part of the key: pods sharing a key (--session-scope
+// service-account) share one entry, fetched for whichever of them retained it last.
+struct PodRef {
+  std::string namespace_name;
+  std::string name;
+  std::string uid;
+};
+
+// What the broker needs to fetch an entry: its key, and (not part of the key) the pod it is for,
+// set by the callers that build specs for a pod; STS does not need it.
 struct CredentialSpec {
   CredentialKey key;
+  std::optional<PodRef> pod;
 };
 
 // The AssumeRole request for `spec`; `default_duration_seconds` applies when the spec has none.

@@ -37,13 +37,17 @@ PodRequest DecidePod(const RolePolicy& policy, const PodSubject& pod,
                                    .service_account = pod.service_account,
                                    .annotation = annotation},
                                   options.session);
-  out.spec = creds::CredentialSpec{.key = {.role_arn = out.decision.role->ToString(),
-                                           .external_id = out.decision.external_id,
-                                           .session_name = std::move(session.name),
-                                           .owner = std::move(session.owner),
-                                           .tags = std::move(session.tags),
-                                           .source_identity = std::move(session.source_identity),
-                                           .duration_seconds = options.duration_seconds}};
+  out.spec =
+      creds::CredentialSpec{.key = {.role_arn = out.decision.role->ToString(),
+                                    .external_id = out.decision.external_id,
+                                    .session_name = std::move(session.name),
+                                    .owner = std::move(session.owner),
+                                    .tags = std::move(session.tags),
+                                    .source_identity = std::move(session.source_identity),
+                                    .duration_seconds = options.duration_seconds},
+                            .pod = creds::PodRef{.namespace_name = std::string(pod.namespace_name),
+                                                 .name = std::string(pod.pod_name),
+                                                 .uid = std::string(pod.pod_uid)}};
   return out;
 }
 

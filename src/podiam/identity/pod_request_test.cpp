@@ -33,6 +33,10 @@ TEST_F(DecidePodTest, AllowedRoleGetsTheWholeAssumeRoleRequest) {
   EXPECT_EQ(r.spec->key.owner, "pod/uid-1");
   EXPECT_FALSE(r.spec->key.tags.empty());
   EXPECT_EQ(r.spec->key.duration_seconds, 900);
+  ASSERT_TRUE(r.spec->pod);  // for the podiam server source
+  EXPECT_EQ(r.spec->pod->namespace_name, "team-a");
+  EXPECT_EQ(r.spec->pod->name, "web");
+  EXPECT_EQ(r.spec->pod->uid, "uid-1");
 }
 
 TEST_F(DecidePodTest, UnknownNamespaceIsPendingNeverDenied) {

@@ -1,0 +1,106 @@
+#include "podiam/app/agent_credentials.hpp"
+
+#include "podiam/identity/session_name.hpp"
+#include "podiam/serverclient/endpoints.hpp"
+
+namespace podiam::app {
+namespace {
+
+// A podiam server's answers are small JSON documents.
+constexpr std::size_t kMaxServerResponseBytes = std::size_t{64} * 1024;
+
+}  // namespace
+
+Result<std::unique_ptr<AgentCredentials>> AgentCredentials::Create(const AwsStackDeps& deps,
+                                                                   const cli::AgentConfig& config,
+                                                                   aws::InstanceMetadata* node_imds,
+                                                                   const std::string& node) {
+  std::unique_ptr<AgentCredentials> out(new AgentCredentials());
+  if (config.server.urls.empty()) {
+    auto aws = AwsStack::Create(deps, config.aws, node_imds,
+                                identity::SanitizeSessionName("podiam-agent-" + node));
+    if (!aws) {
+      return tl::unexpected(aws.error());
+    }
+    out->aws_ = std::move(*aws);
+    out->sts_source_ = std::make_unique<creds::StsSource>(out->aws_->sts());
+    out->source_ = out->sts_source_.get();
+    return out;
+  }
+  auto urls = serverclient::ParseServerUrls(config.server.urls);
+  if (!urls) {
+    return tl::unexpected(urls.error());
+  }
+  auto http = transport::BeastHttpClient::Create({.ca_file = config.server.ca_file,
+                                                  .client_cert_file = config.server.cert_file,
+                                                  .client_key_file = config.server.key_file,
+                                                  .max_response_bytes = kMaxServerResponseBytes,
+                                                  .user_agent = "podiam-agent"});
+  if (!http) {
+    return tl::unexpected(http.error().Wrap("podiam server TLS (--server-ca, --server-cert)"));
+  }
+  out->server_http_ = std::move(*http);
+  out->token_ = std::make_unique<serverclient::FileToken>(config.server.token_file);
+  out->server_ = std::make_unique<serverclient::ServerSource>(
+      serverclient::ServerSourceDeps{.http = *out->server_http_,
+                                     .token = *out->token_,
+                                     .clock = deps.clock,
+                                     .random = deps.random,
+                                     .registry = deps.registry},
+      serverclient::ServerSourceOptions{.urls = std::move(*urls)});
+  out->source_ = out->server_.get();
+  return out;
+}
+
+AgentCredentials::~AgentCredentials() { Stop(); }
+
+const char* AgentCredentials::check_name() const {
+  return aws_ ? "aws-credentials" : "podiam-server";
+}
+
+ops::Check AgentCredentials::Check() const {
+  if (aws_) {
+    return aws_->CredentialsCheck();
+  }
+  return server_->Answered() ? ops::Check::Ok()
+                             : ops::Check::Fail("no podiam server (--server) has answered yet");
+}
+
+std::string AgentCredentials::Describe() const {
+  if (aws_) {
+    return "sts " + aws_->endpoint().url;
+  }
+  std::string out = "podiam server";
+  for (const auto& url : server_->urls()) {
+    out += " " + url;
+  }
+  return out;
+}
+
+void AgentCredentials::Start() {
+  if (aws_) {
+    aws_->Start();  // own credentials: retried until STS accepts them
+    return;
+  }
+  ping_.Start([this](const std::stop_token& stop) {
+    log::Logger log("agent");
+    while (!stop.stop_requested() && !server_->Answered()) {
+      if (auto ok = server_->Ping(); ok) {
+        log.Info("podiam server answers", {{"servers", Describe()}});
+        return;
+      } else {
+        log.Warn("no podiam server answers yet", {{"error", ok.error().ToString()}});
+      }
+      ping_.Sleep(std::chrono::seconds(5), stop);
+    }
+  });
+}
+
+void AgentCredentials::Stop() {
+  if (aws_) {
+    aws_->Stop();
+  }
+  ping_.Stop();
+}
+
+}  // namespace podiam::app

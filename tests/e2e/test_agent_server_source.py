@@ -1,0 +1,229 @@
+"""`podiam agent --server` (docs/agent.md, "Server mode"; issue 17, the agent side): a real agent
+in a node namespace gets pods' credentials from a podiam server instead of STS. The server here
+is a loopback HTTPS stub (http.server + ssl, a throwaway CA) that speaks protocol v1
+(docs/server.md, "Agent protocol"), records requests and can be stopped.
+
+Shown: a pod's unmodified boto3 gets the stub's credentials over IMDS and STS is never called;
+with the stub down the pod keeps getting the cached credentials; of two URLs whose first is down,
+the second serves; the Bearer token file is re-read after kubelet-style rotation."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from podiam_testenv.imds_client import namespace, run_pod
+from podiam_testenv.netns import NODE_IP
+
+pytestmark = pytest.mark.e2e
+
+BOTO3_KEY_PY = """
+import boto3, json
+c = boto3.Session().get_credentials().get_frozen_credentials()
+print(json.dumps({"key": c.access_key, "method": boto3.Session().get_credentials().method}))
+"""
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def make_certs(directory: Path) -> tuple[Path, Path, Path]:
+    """A CA and a serving certificate for 127.0.0.1 and the node's address (the relay's)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(_name("podiam server stub CA"))
+          .issuer_name(_name("podiam server stub CA")).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(hours=1))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(_name("podiam-server"))
+            .issuer_name(ca.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                 x509.IPAddress(ipaddress.ip_address(NODE_IP))]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = (directory / "ca.pem", directory / "tls.crt", directory / "tls.key")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+class ServerStub:
+    """POST /v1/credentials answers 200 with fresh credentials for the asked role (or `fail_with`
+    status); GET /readyz answers 200. Every credentials request is recorded."""
+
+    def __init__(self, cert: Path, key: Path):
+        self.cert, self.key = cert, key
+        self.requests: list[dict] = []
+        self.issued = 0
+        self.fail_with: int | None = None
+        self.port = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> "ServerStub":
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _send(self, status: int, body: dict):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                self._send(200 if self.path == "/readyz" else 404, {"ok": self.path == "/readyz"})
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                with stub._lock:
+                    stub.requests.append({"path": self.path,
+                                          "authorization": self.headers.get("Authorization"),
+                                          "body": body})
+                    stub.issued += 1
+                    n = stub.issued
+                if stub.fail_with:
+                    self._send(stub.fail_with, {"code": "Unavailable", "message": "stub failing",
+                                                "retryable": True})
+                    return
+                expires = (datetime.datetime.now(datetime.timezone.utc)
+                           + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                session = f"{body['namespace']}.{body['name']}"
+                self._send(200, {
+                    "roleArn": body["roleArn"], "sessionName": session,
+                    "assumedRoleUser": {"arn": body["roleArn"].replace(":iam:", ":sts:")
+                                        .replace(":role/", ":assumed-role/") + "/" + session,
+                                        "assumedRoleId": f"AROASTUB:{session}"},
+                    "credentials": {"AccessKeyId": f"ASIASTUB{n:08d}",
+                                    "SecretAccessKey": f"stub-secret-{n}",
+                                    "SessionToken": f"stub-token-{n}", "Expiration": expires}})
+
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(self.cert, self.key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+        self.port = server.server_address[1]
+        self._server = server
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+@pytest.fixture
+def stub(tmp_path):
+    ca, cert, key = make_certs(tmp_path)
+    s = ServerStub(cert, key).start()
+    s.ca_file = ca
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def token_file(tmp_path):
+    path = tmp_path / "token"
+    path.write_text("agent-token-1\n")
+    return path
+
+
+def server_url(node, stub) -> str:
+    """The stub as the node sees it: a relay on the node's address (the certificate names it)."""
+    return node.expose(f"http://127.0.0.1:{stub.port}").replace("http://", "https://")
+
+
+def server_agent(start_agent, stub, token_file, *urls):
+    return start_agent("--server", ",".join(urls), "--server-ca", str(stub.ca_file),
+                       "--server-token-file", str(token_file))
+
+
+def boto3_key(pod) -> str:
+    return json.loads(pod.python(BOTO3_KEY_PY).stdout)["key"]
+
+
+def test_pods_boto3_gets_the_servers_credentials_and_sts_is_never_called(
+        kube, pods, node, start_agent, stub, token_file, sts):
+    agent = server_agent(start_agent, stub, token_file, server_url(node, stub))
+    ns = namespace(kube, ["app"])
+    (pod,) = pods(1)
+    obj = run_pod(kube, pod, ns, role="app")
+    assert boto3_key(pod).startswith("ASIASTUB")
+    req = stub.requests[-1]
+    assert req["path"] == "/v1/credentials"
+    assert req["authorization"] == "Bearer agent-token-1"
+    assert req["body"] == {"namespace": ns, "name": obj["metadata"]["name"],
+                           "uid": obj["metadata"]["uid"],
+                           "roleArn": "arn:aws:iam::123456789012:role/app"}
+    assert sts.counts("AssumeRole") == 0
+    assert sts.counts("GetCallerIdentity") == 0  # no AWS credentials of its own in server mode
+    assert agent.metric("podiam_server_client_requests_total", result="ok") >= 1
+
+
+def test_server_down_keeps_cached_credentials_served(kube, pods, node, start_agent, stub,
+                                                     token_file):
+    server_agent(start_agent, stub, token_file, server_url(node, stub))
+    ns = namespace(kube, ["app"])
+    (pod,) = pods(1)
+    run_pod(kube, pod, ns, role="app")
+    first = boto3_key(pod)
+    stub.stop()
+    for _ in range(3):
+        assert boto3_key(pod) == first
+
+
+def test_first_url_down_second_serves(kube, pods, node, start_agent, stub, token_file):
+    dead = f"https://{NODE_IP}:1"  # nothing listens: connection refused
+    agent = server_agent(start_agent, stub, token_file, dead, server_url(node, stub))
+    ns = namespace(kube, ["app"])
+    (pod,) = pods(1)
+    run_pod(kube, pod, ns, role="app")
+    assert boto3_key(pod).startswith("ASIASTUB")
+    assert agent.metric("podiam_server_client_failovers_total") >= 1
+    assert agent.metric("podiam_server_client_requests_total", result="transport_error") >= 1
+
+
+def test_the_token_file_is_read_again_after_rotation(kube, pods, node, start_agent, stub,
+                                                     token_file):
+    server_agent(start_agent, stub, token_file, server_url(node, stub))
+    ns = namespace(kube, ["app"])
+    first, second = pods(2)
+    run_pod(kube, first, ns, role="app")
+    assert boto3_key(first).startswith("ASIASTUB")
+    assert stub.requests[-1]["authorization"] == "Bearer agent-token-1"
+    rotated = token_file.with_suffix(".new")
+    rotated.write_text("agent-token-2\n")
+    rotated.replace(token_file)  # atomically, as kubelet's projected volume does
+    run_pod(kube, second, ns, role="app")
+    assert boto3_key(second).startswith("ASIASTUB")
+    assert stub.requests[-1]["authorization"] == "Bearer agent-token-2"
