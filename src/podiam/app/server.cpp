@@ -89,14 +89,15 @@ class Routes final : public http::Handler {
   server::CredentialsHandler& agents_;
 };
 
-server::HandlerOptions HandlerOptionsFrom(const cli::ServerConfig& c, WorkQueue& workers,
-                                          k8s::EventRecorder& events) {
+server::HandlerOptions HandlerOptionsFrom(const cli::ServerConfig& c, Random& random,
+                                          WorkQueue& workers, k8s::EventRecorder& events) {
   std::vector<std::string> agents;
   for (const auto& account : c.agent_service_accounts) {
     agents.push_back("system:serviceaccount:" + account);  // NS:NAME, checked at parse time
   }
   return {.agent_usernames = std::move(agents),
           .allow_unbound_agents = c.allow_unbound_agents,
+          .review_cache = {.key = random.SecureBytes(16)},
           .offload =
               [&workers](std::string_view key, std::function<void()> work) {
                 return workers.TryPost(key, std::move(work));
@@ -188,7 +189,7 @@ int RunServer(const cli::GlobalConfig& /*global*/, const cli::ServerConfig& c) {
   WorkQueue workers(WorkQueueOptions{.threads = 16, .max_queued = 4096, .max_per_key = 256});
   server::ServerMetrics metrics(ops.registry());
   server::CredentialsHandler handler(reviews, pods, credentials, clock, metrics,
-                                     HandlerOptionsFrom(c, workers, callers.events()));
+                                     HandlerOptionsFrom(c, random, workers, callers.events()));
   ops.readiness().Add("informers-synced", [&kube] {
     return (*kube)->HasSynced()
                ? ops::Check::Ok()

@@ -112,7 +112,7 @@ std::optional<CredentialsHandler::Refused> CredentialsHandler::Authenticate(Cont
     if (e.code() == ErrorCode::kUnauthenticated) {
       metrics_.token_reviews.WithLabels({"unauthenticated"}).Inc();
       std::string message = "the apiserver did not authenticate the token: " + e.message();
-      cache_.PutNegative(ctx.token, message);
+      cache_.PutNegative(ctx.token, message, ctx.times);
       return Refused{Refusal::kUnauthorized, "unauthenticated", std::move(message), {}};
     }
     metrics_.token_reviews.WithLabels({"error"}).Inc();
@@ -124,7 +124,7 @@ std::optional<CredentialsHandler::Refused> CredentialsHandler::Authenticate(Cont
   }
   metrics_.token_reviews.WithLabels({"authenticated"}).Inc();
   auto identity = std::make_shared<const TokenIdentity>(std::move(*reviewed));
-  cache_.PutPositive(ctx.token, identity, Clock::WallTime(std::chrono::seconds(ctx.times.exp)));
+  cache_.PutPositive(ctx.token, identity, ctx.times);
   ctx.identity = std::move(identity);
   return std::nullopt;
 }
