@@ -6,6 +6,7 @@
 #include "podiam/app/controller.hpp"
 #include "podiam/app/explain.hpp"
 #include "podiam/app/oidc.hpp"
+#include "podiam/app/server.hpp"
 #include "podiam/app/webhook.hpp"
 #include "podiam/app/webhook_certs.hpp"
 #include "podiam/base/log.hpp"
@@ -19,6 +20,9 @@ struct Dispatch {
 
   int operator()(const std::monostate& /*none*/) const { return 0; }
   int operator()(const cli::AgentInvocation& agent) const { return RunAgent(global, agent.config); }
+  int operator()(const cli::ServerInvocation& server) const {
+    return RunServer(global, server.config);
+  }
   int operator()(const cli::WebhookInvocation& webhook) const {
     if (webhook.config.certs.requested) {
       return RunWebhookCerts(webhook.config.certs);

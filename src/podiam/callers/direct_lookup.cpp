@@ -1,5 +1,7 @@
 #include "podiam/callers/direct_lookup.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "podiam/k8s/resource.hpp"
@@ -144,6 +146,37 @@ LookupResult DirectLookup::LookUp(std::string_view ip) {
       result.pods.push_back(std::move(pod));
     }
   }
+  return result;
+}
+
+LookupResult DirectLookup::LookUpPod(std::string_view namespace_name, std::string_view name) {
+  using Status = LookupResult::Status;
+  {
+    std::lock_guard lock(mu_);
+    if (!bucket_.TryTake(clock_.SteadyNow())) {
+      metrics_.direct_lookups.WithLabels({"rate_limited"}).Inc();
+      return {.status = Status::kSkipped};
+    }
+  }
+  auto got = api_.Get(k8s::resources::Pods(), namespace_name, name);
+  if (!got) {
+    if (got.error().code() == ErrorCode::kNotFound) {
+      metrics_.direct_lookups.WithLabels({"not_found"}).Inc();
+      return {.status = Status::kNotFound};
+    }
+    metrics_.direct_lookups.WithLabels({"error"}).Inc();
+    log_.Warn("direct pod read failed", {{"pod", fmt::format("{}/{}", namespace_name, name)},
+                                         {"error", got.error().ToString()}});
+    return {.status = Status::kSkipped};
+  }
+  FoundPod pod = Complete(*got);
+  if (!pod.pod || (!node_.empty() && pod.pod->node_name != node_)) {
+    metrics_.direct_lookups.WithLabels({"not_found"}).Inc();
+    return {.status = Status::kNotFound};
+  }
+  metrics_.direct_lookups.WithLabels({"found"}).Inc();
+  LookupResult result{.status = Status::kFound};
+  result.pods.push_back(std::move(pod));
   return result;
 }
 

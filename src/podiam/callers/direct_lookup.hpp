@@ -56,6 +56,10 @@ class DirectLookup {
                CallerMetrics& metrics, std::string node);
 
   LookupResult LookUp(std::string_view ip);
+  // The pod namespace/name, for callers that learn a pod by name (the server, from an agent's
+  // request): kFound with that one pod, kNotFound (the apiserver says there is none, or it is on
+  // another node than this lookup's), kSkipped (rate limit, apiserver error). Same rate limit.
+  LookupResult LookUpPod(std::string_view namespace_name, std::string_view name);
   // Whether the apiserver said "nobody" for `ip` within the miss TTL.
   bool RecentMiss(std::string_view ip, Clock::SteadyTime now);
 

@@ -148,6 +148,27 @@ std::optional<PodRecord> PodDirectory::Pod(std::string_view namespace_name, std:
   return std::nullopt;
 }
 
+Result<std::optional<PodRecord>> PodDirectory::ReadPod(std::string_view namespace_name,
+                                                       std::string_view name,
+                                                       std::string_view uid) {
+  if (auto known = Pod(namespace_name, name, uid)) {
+    return known;
+  }
+  LookupResult result = lookup_.LookUpPod(namespace_name, name);
+  if (result.status == LookupResult::Status::kSkipped) {
+    return MakeError(ErrorCode::kUnavailable,
+                     "the pod is not in the caches and the apiserver could not be asked");
+  }
+  if (result.status == LookupResult::Status::kNotFound || result.pods.empty() ||
+      (!uid.empty() && result.pods.front().pod->uid != uid)) {
+    return std::optional<PodRecord>();
+  }
+  const FoundPod& found = result.pods.front();
+  return std::optional<PodRecord>(
+      Record(*found.pod,
+             BuildCaller(*found.pod, found.namespace_view.get(), found.service_account.get())));
+}
+
 std::size_t PodDirectory::Size() const {
   std::shared_lock lock(mu_);
   return by_ip_.size();

@@ -114,6 +114,13 @@ class PodDirectory final : public metadata::CallerDirectory {
   [[nodiscard]] std::optional<PodRecord> Pod(std::string_view namespace_name, std::string_view name,
                                              std::string_view uid = {}) const;
 
+  // Blocking: Pod(namespace_name, name), else what the apiserver says now (DirectLookup's rate
+  // limit; the answer is decided like a watched pod's but not kept, and prefetches nothing).
+  // nullopt: no such pod (with `uid`: not that incarnation). kUnavailable: not asked (rate limit)
+  // or the apiserver failed.
+  Result<std::optional<PodRecord>> ReadPod(std::string_view namespace_name, std::string_view name,
+                                           std::string_view uid = {});
+
   // Starts the waiter and lookup threads (Await() answers "no pod" at once until then); Stop()
   // completes every parked request with "no pod" and joins them. The destructor Stop()s.
   void Start();

@@ -15,6 +15,7 @@
 #include "podiam/cli/explain_command.hpp"
 #include "podiam/cli/flags.hpp"
 #include "podiam/cli/oidc_command.hpp"
+#include "podiam/cli/server_command.hpp"
 #include "podiam/cli/webhook_command.hpp"
 
 namespace podiam::cli {
@@ -39,8 +40,9 @@ const std::array<SubcommandInfo, 8> kSubcommands = {{
     {Command::kAgent, "agent",
      "Node agent: serves each pod its own role's credentials on the EC2 metadata address",
      AddAgentCommand},
-    {Command::kServer, "server", "Central credential server that agents ask over mTLS (kiam-style)",
-     nullptr},
+    {Command::kServer, "server",
+     "Central credential server: agents ask it for their pods' credentials over HTTPS",
+     AddServerCommand},
     {Command::kWebhook, "webhook",
      "Mutating admission webhook injecting web identity (IRSA) settings into pods",
      AddWebhookCommand},
@@ -280,6 +282,9 @@ Invocation ParseCommandLine(int argc, const char* const* argv) {
 Result<void> CheckInvocation(const Invocation& invocation) {
   if (const auto* agent = std::get_if<AgentInvocation>(&invocation.subcommand)) {
     return CheckAgentConfig(agent->config);
+  }
+  if (const auto* server = std::get_if<ServerInvocation>(&invocation.subcommand)) {
+    return CheckServerConfig(server->config);
   }
   if (const auto* controller = std::get_if<ControllerInvocation>(&invocation.subcommand)) {
     return CheckControllerConfig(controller->config);

@@ -29,6 +29,7 @@
 #include "podiam/cli/controller_flags.hpp"
 #include "podiam/cli/explain_flags.hpp"
 #include "podiam/cli/oidc_flags.hpp"
+#include "podiam/cli/server_config.hpp"
 #include "podiam/cli/webhook_flags.hpp"
 
 namespace podiam::cli {
@@ -41,6 +42,10 @@ inline constexpr int kExitUsage = 2;
 struct AgentInvocation {
   static constexpr Command kCommand = Command::kAgent;
   AgentConfig config;
+};
+struct ServerInvocation {
+  static constexpr Command kCommand = Command::kServer;
+  ServerConfig config;
 };
 struct WebhookInvocation {
   static constexpr Command kCommand = Command::kWebhook;
@@ -71,9 +76,9 @@ struct PlannedInvocation {
   Command command = Command::kNone;
 };
 using SubcommandInvocation =
-    std::variant<std::monostate, AgentInvocation, WebhookInvocation, OidcInvocation, IamInvocation,
-                 ControllerInvocation, CredentialProcessInvocation, ExplainInvocation,
-                 PlannedInvocation>;
+    std::variant<std::monostate, AgentInvocation, ServerInvocation, WebhookInvocation,
+                 OidcInvocation, IamInvocation, ControllerInvocation, CredentialProcessInvocation,
+                 ExplainInvocation, PlannedInvocation>;
 
 struct Invocation {
   GlobalConfig global;

@@ -88,11 +88,5 @@ TEST(FlagGroupsTest, AGroupRegistersOnAnySubcommand) {
   EXPECT_TRUE(CheckOpsFlags(ops));
 }
 
-TEST(FlagGroupsTest, PlannedSubcommandsHaveNothingToCheck) {
-  auto r = ParseAndCheck({"podiam", "server"});
-  EXPECT_FALSE(r.exit_code);
-  EXPECT_EQ(r.command(), Command::kServer);
-}
-
 }  // namespace
 }  // namespace podiam::cli
