@@ -12,6 +12,7 @@
 #include "podiam/app/ops_stack.hpp"
 #include "podiam/app/process.hpp"
 #include "podiam/app/role_policy.hpp"
+#include "podiam/app/vault_stack.hpp"
 #include "podiam/aws/environment.hpp"
 #include "podiam/base/clock.hpp"
 #include "podiam/base/random.hpp"
@@ -77,8 +78,20 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   if (!aws) {
     return fail("config", aws.error());
   }
+  // --credential-source vault: pods' credentials come from Vault's AWS secrets engine; podiam's
+  // own AWS credentials are then not needed (docs/vault.md).
+  std::unique_ptr<VaultStack> vault;
+  if (c.vault.credential_source == "vault") {
+    auto created = VaultStack::Create(c.vault, clock, ops.registry());
+    if (!created) {
+      return fail("vault", created.error());
+    }
+    vault = std::move(*created);
+  }
+  creds::StsSource sts_source((*aws)->sts());
   creds::CredentialBroker broker(
-      (*aws)->sts(), clock, random, ops.registry(),
+      vault ? vault->source() : static_cast<creds::CredentialSource&>(sts_source), clock, random,
+      ops.registry(),
       {.refresh_before = c.sessions.refresh_before,
        .duration_seconds = static_cast<int>(c.sessions.session_duration.count())});
 
@@ -99,7 +112,11 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
                ? ops::Check::Ok()
                : ops::Check::Fail("pods, namespaces or service accounts not listed yet");
   });
-  ops.readiness().Add("aws-credentials", [&aws] { return (*aws)->CredentialsCheck(); });
+  if (vault) {
+    ops.readiness().Add("vault-login", [&vault] { return vault->Check(); });
+  } else {
+    ops.readiness().Add("aws-credentials", [&aws] { return (*aws)->CredentialsCheck(); });
+  }
 
   // ---- node networking, then servers: pods must never fall through to the node's IMDS.
   MetadataRedirects redirects(c.hostnet, listen->port);
@@ -125,8 +142,13 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
                              {"listen", listen->host + ":" + std::to_string(listeners.port())},
                              {"ops", ops_listen->host + ":" + std::to_string(ops.port())},
                              {"sts", (*aws)->endpoint().url},
+                             {"credential_source", vault ? "vault " + c.vault.addr : "sts"},
                              {"kubernetes", (*kube)->cluster().origin}});
-  (*aws)->Start();  // own credentials: retried until STS accepts them
+  if (vault) {
+    vault->Start();  // login, retried until Vault accepts podiam's token; then renewals
+  } else {
+    (*aws)->Start();  // own credentials: retried until STS accepts them
+  }
 
   log.Info("shutting down", {{"signal", signals.Wait()}});
   listeners.Stop(std::chrono::seconds(2));
@@ -135,6 +157,9 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   (*aws)->Stop();
   callers.directory().Stop();
   broker.Stop();
+  if (vault) {
+    vault->Stop();  // after the broker: no fetch is in flight when leases are revoked
+  }
   (*imds)->Stop();
   callers.events().Stop();
   ops.Stop(std::chrono::seconds(1));

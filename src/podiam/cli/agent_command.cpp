@@ -4,6 +4,7 @@
 
 #include "podiam/cli/container_credentials_flags.hpp"
 #include "podiam/cli/flag_groups.hpp"
+#include "podiam/cli/vault_flags.hpp"
 
 namespace podiam::cli {
 
@@ -21,6 +22,7 @@ std::function<Result<SubcommandInvocation>()> AddAgentCommand(CLI::App& sub,
   AddHostnetFlags(sub, c.hostnet);
   AddImdsFlags(sub, c.imds);
   AddContainerCredentialsFlags(sub, c.container_credentials);
+  AddVaultFlags(sub, c.vault);
   AddCompatFlags(sub, c, log);  // kube2iam's and kiam's flags; keep last
   return
       [invocation]() -> Result<SubcommandInvocation> { return SubcommandInvocation(*invocation); };
@@ -29,7 +31,7 @@ std::function<Result<SubcommandInvocation>()> AddAgentCommand(CLI::App& sub,
 Result<void> CheckAgentConfig(const AgentConfig& c) {
   for (auto check : {CheckListenerFlags(c.listener), CheckOpsFlags(c.ops),
                      CheckSessionFlags(c.sessions, /*role_chaining=*/!c.aws.assume_role.empty()),
-                     CheckRoleFlags(c.roles), CheckAwsFlags(c.aws)}) {
+                     CheckRoleFlags(c.roles), CheckAwsFlags(c.aws), CheckVaultFlags(c.vault)}) {
     if (!check) {
       return check;
     }

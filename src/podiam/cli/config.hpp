@@ -13,6 +13,7 @@
 
 #include "podiam/base/log.hpp"
 #include "podiam/cli/container_credentials_config.hpp"
+#include "podiam/cli/vault_config.hpp"
 #include "podiam/identity/annotations.hpp"
 #include "podiam/identity/policy.hpp"
 #include "podiam/identity/session_name.hpp"
@@ -112,6 +113,7 @@ struct AgentConfig {
   // saying what podiam does instead (cli/compat_flags.hpp); the agent logs them once at start-up.
   std::vector<std::string> compat_warnings;
   ContainerCredentialsConfig container_credentials;  // --container-credentials* and friends
+  VaultConfig vault;  // --credential-source, --vault-* (docs/vault.md)
 };
 
 enum class Command {
