@@ -35,7 +35,8 @@ void CheckParseError(const Result<T>& r, std::string_view body) {
   FUZZ_CHECK(!r.error().message().empty(), "parse error without a message");
   // Fixed messages only: a body (and the keys in it) is never echoed.
   FUZZ_CHECK(r.error().message().size() < 160, "parse error message too long");
-  if (body.size() >= 24) {
+  // The fixed messages have no digit and no '{': a body with one is never part of a message.
+  if (body.size() >= 24 && body.find_first_of("{0123456789") != std::string_view::npos) {
     FUZZ_CHECK(r.error().message().find(body) == std::string::npos, "parse error echoes the body");
   }
 }
