@@ -131,9 +131,9 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   listeners.Stop(std::chrono::seconds(2));
   cc->Stop();
   (*kube)->Stop();
-  (*source)->Stop();
   callers.directory().Stop();
   broker.Stop();
+  (*source)->Stop();  // after the broker: no fetch in flight (Vault may revoke leases now)
   (*imds)->Stop();
   callers.events().Stop();
   ops.Stop(std::chrono::seconds(1));

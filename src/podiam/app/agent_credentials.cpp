@@ -16,6 +16,16 @@ Result<std::unique_ptr<AgentCredentials>> AgentCredentials::Create(const AwsStac
                                                                    aws::InstanceMetadata* node_imds,
                                                                    const std::string& node) {
   std::unique_ptr<AgentCredentials> out(new AgentCredentials());
+  if (config.server.urls.empty() && config.vault.credential_source == "vault") {
+    auto vault = VaultStack::Create(config.vault, deps.clock, deps.registry);
+    if (!vault) {
+      return tl::unexpected(vault.error().Wrap("vault"));
+    }
+    out->vault_ = std::move(*vault);
+    out->vault_addr_ = config.vault.addr;
+    out->source_ = &out->vault_->source();
+    return out;
+  }
   if (config.server.urls.empty()) {
     auto aws = AwsStack::Create(deps, config.aws, node_imds,
                                 identity::SanitizeSessionName("podiam-agent-" + node));
@@ -55,12 +65,15 @@ Result<std::unique_ptr<AgentCredentials>> AgentCredentials::Create(const AwsStac
 AgentCredentials::~AgentCredentials() { Stop(); }
 
 const char* AgentCredentials::check_name() const {
-  return aws_ ? "aws-credentials" : "podiam-server";
+  return aws_ ? "aws-credentials" : vault_ ? "vault-login" : "podiam-server";
 }
 
 ops::Check AgentCredentials::Check() const {
   if (aws_) {
     return aws_->CredentialsCheck();
+  }
+  if (vault_) {
+    return vault_->Check();
   }
   return server_->Answered() ? ops::Check::Ok()
                              : ops::Check::Fail("no podiam server (--server) has answered yet");
@@ -69,6 +82,9 @@ ops::Check AgentCredentials::Check() const {
 std::string AgentCredentials::Describe() const {
   if (aws_) {
     return "sts " + aws_->endpoint().url;
+  }
+  if (vault_) {
+    return "vault " + vault_addr_;
   }
   std::string out = "podiam server";
   for (const auto& url : server_->urls()) {
@@ -80,6 +96,10 @@ std::string AgentCredentials::Describe() const {
 void AgentCredentials::Start() {
   if (aws_) {
     aws_->Start();  // own credentials: retried until STS accepts them
+    return;
+  }
+  if (vault_) {
+    vault_->Start();  // login, retried until Vault accepts podiam's token; then renewals
     return;
   }
   ping_.Start([this](const std::stop_token& stop) {
@@ -99,6 +119,9 @@ void AgentCredentials::Start() {
 void AgentCredentials::Stop() {
   if (aws_) {
     aws_->Stop();
+  }
+  if (vault_) {
+    vault_->Stop();
   }
   ping_.Stop();
 }

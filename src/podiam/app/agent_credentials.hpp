@@ -5,6 +5,8 @@
 //     (serverclient::ServerSource). No AwsStack is made: the node needs no AWS permissions.
 //     Readiness = some server has answered (GET /readyz, retried every 5 s until one does, or
 //     any answer to a credentials request).
+//   - `--credential-source vault` (docs/vault.md): Vault's AWS secrets engine (VaultStack). No
+//     AwsStack either. Readiness = podiam is logged in to Vault.
 //
 // Thread-safety: construct, Start and Stop from the controlling thread; source() is used by the
 // broker's threads.
@@ -18,6 +20,7 @@
 #include <string>
 
 #include "podiam/app/aws_stack.hpp"
+#include "podiam/app/vault_stack.hpp"
 #include "podiam/base/loop_thread.hpp"
 #include "podiam/cli/config.hpp"
 #include "podiam/creds/credential_source.hpp"
@@ -38,13 +41,14 @@ class AgentCredentials {
   AgentCredentials& operator=(const AgentCredentials&) = delete;
 
   creds::CredentialSource& source() { return *source_; }
-  // "aws-credentials" or "podiam-server", and its readiness.
+  // "aws-credentials", "podiam-server" or "vault-login", and its readiness.
   [[nodiscard]] const char* check_name() const;
   [[nodiscard]] ops::Check Check() const;
-  // For the "agent started" line: "sts=<endpoint>" or "server=<urls>".
+  // For the "agent started" line: "sts <endpoint>", "podiam server <urls>" or "vault <addr>".
   [[nodiscard]] std::string Describe() const;
 
   void Start();
+  // Call after the broker has stopped: with --vault-revoke-on-shutdown it revokes leases.
   void Stop();
 
  private:
@@ -56,6 +60,9 @@ class AgentCredentials {
   std::unique_ptr<serverclient::FileToken> token_;
   std::unique_ptr<serverclient::ServerSource> server_;
   LoopThread ping_;
+
+  std::unique_ptr<VaultStack> vault_;  // Vault mode
+  std::string vault_addr_;
 
   std::unique_ptr<creds::CredentialSource> sts_source_;
   creds::CredentialSource* source_ = nullptr;

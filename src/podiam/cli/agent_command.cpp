@@ -5,6 +5,7 @@
 #include "podiam/cli/container_credentials_flags.hpp"
 #include "podiam/cli/flag_groups.hpp"
 #include "podiam/cli/server_flags.hpp"
+#include "podiam/cli/vault_flags.hpp"
 
 namespace podiam::cli {
 
@@ -23,6 +24,7 @@ std::function<Result<SubcommandInvocation>()> AddAgentCommand(CLI::App& sub,
   AddImdsFlags(sub, c.imds);
   AddContainerCredentialsFlags(sub, c.container_credentials);
   AddServerFlags(sub, c);
+  AddVaultFlags(sub, c.vault);
   AddCompatFlags(sub, c, log);  // kube2iam's and kiam's flags; keep last
   return
       [invocation]() -> Result<SubcommandInvocation> { return SubcommandInvocation(*invocation); };
@@ -31,10 +33,17 @@ std::function<Result<SubcommandInvocation>()> AddAgentCommand(CLI::App& sub,
 Result<void> CheckAgentConfig(const AgentConfig& c) {
   for (auto check : {CheckListenerFlags(c.listener), CheckOpsFlags(c.ops),
                      CheckSessionFlags(c.sessions, /*role_chaining=*/!c.aws.assume_role.empty()),
-                     CheckRoleFlags(c.roles), CheckAwsFlags(c.aws), CheckServerFlags(c.server)}) {
+                     CheckRoleFlags(c.roles), CheckAwsFlags(c.aws), CheckServerFlags(c.server),
+                     CheckVaultFlags(c.vault)}) {
     if (!check) {
       return check;
     }
+  }
+  if (!c.server.urls.empty() && c.vault.credential_source == "vault") {
+    return tl::unexpected(
+        Error{ErrorCode::kInvalidArgument,
+              "--server and --credential-source vault exclude each other: in server mode the "
+              "podiam server is the agent's only credential source (docs/server.md)"});
   }
   return {};
 }

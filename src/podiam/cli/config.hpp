@@ -13,6 +13,7 @@
 
 #include "podiam/base/log.hpp"
 #include "podiam/cli/container_credentials_config.hpp"
+#include "podiam/cli/vault_config.hpp"
 #include "podiam/identity/annotations.hpp"
 #include "podiam/identity/policy.hpp"
 #include "podiam/identity/session_name.hpp"
@@ -123,6 +124,7 @@ struct AgentConfig {
   std::vector<std::string> compat_warnings;
   ContainerCredentialsConfig container_credentials;  // --container-credentials* and friends
   ServerSourceFlags server;                          // --server*: server mode
+  VaultConfig vault;  // --credential-source, --vault-* (docs/vault.md)
 };
 
 enum class Command {
