@@ -80,6 +80,10 @@ void AddExplainFlags(CLI::App& explain, ExplainConfig& c) {
   AddFlag(*pod, "--token-audience", c.token_audience,
           "As the webhook's flag: audience of the injected IRSA token")
       ->capture_default_str();
+  AddFlag(*pod, "--cluster-name", c.cluster_name,
+          "As the controller's flag: part of the ExternalId (NAMESPACE/CLUSTER)");
+  AddBool(*pod, "--allow-no-external-id", c.allow_no_external_id,
+          "As the controller's flag: honour an AWSIAMRole's externalIdPolicy None");
 }
 
 std::optional<std::string> FinishExplainFlags(CLI::App& explain, ExplainConfig& c) {
