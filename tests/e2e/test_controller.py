@@ -388,13 +388,15 @@ def test_roles_in_other_partitions_are_reconciled(cluster, kube, controller, sts
 
 
 def test_names_resolve_in_the_controllers_partition(cluster, kube, controller, sts):
-    """With --base-role-arn in aws-cn, a bare name and a name with a path become aws-cn ARNs.
-    The module's controller (base in aws) steps aside for the test, so one controller leads."""
+    """With --base-role-arn in aws-cn, a bare name and a name with a path become aws-cn ARNs;
+    with --session-tags the requests carry the session tags. The module's controller (base in
+    aws) steps aside for the test, so one controller leads."""
     base = f"arn:aws-cn:iam::{ACCOUNT}:role/cn/"
     expect = {"plain": ("app", f"{base}app"), "pathed": ("/team/app", f"{base}team/app")}
     allow(kube, json.dumps(["app", "team/app"]))
     controller.stop()
-    other = Controller(cluster, sts, name="podiam-controller-cn", base=base).start()
+    other = Controller(cluster, sts, "--session-tags", name="podiam-controller-cn",
+                       base=base).start()
     try:
         for name, (reference, _) in expect.items():
             make_role(cluster, kube.namespace, name, {"roleReference": reference})
@@ -408,6 +410,11 @@ def test_names_resolve_in_the_controllers_partition(cluster, kube, controller, s
             calls = assumed(sts, role_arn)
             assert len(calls) == 1, calls
             assert calls[0]["RoleSessionName"] == f"{kube.namespace}.{name}"
+            # --session-tags: the agent's tag keys, with the AWSIAMRole in the pod's place.
+            tags = {calls[0][f"Tags.member.{i}.Key"]: calls[0][f"Tags.member.{i}.Value"]
+                    for i in (1, 2, 3)}
+            assert tags == {"kubernetes-namespace": kube.namespace,
+                            "kubernetes-awsiamrole": name, "cluster-name": CLUSTER_NAME}, calls
     finally:
         assert other.stop() == 0, other.log_tail()
         controller.start()

@@ -21,7 +21,8 @@ void AddTrustFlags(CLI::App& trust, ExplainConfig& c) {
   AddFlag(trust, "--external-id", c.external_id,
           "controller: the sts:ExternalId (namespace, or NAMESPACE/--cluster-name)");
   AddBool(trust, "--session-tags", c.session_tags,
-          "imds: the agent runs with --session-tags (the role must allow sts:TagSession)");
+          "imds, controller: the agent or controller runs with --session-tags (the role must "
+          "allow sts:TagSession)");
   AddBool(trust, "--check", c.check,
           "Read the role's trust policy with IAM GetRole (podiam's own AWS credentials) and "
           "compare");

@@ -98,12 +98,14 @@ ReconcileResult Reconciler::Reconcile(const RoleObject& role) {
   }
 
   // 3. Credentials (cached and refreshed by the broker).
-  creds::CredentialSpec spec{.key = {.role_arn = role_arn,
-                                     .external_id = ExternalIdFor(role, options_.cluster_name),
-                                     .session_name = SessionNameFor(role),
-                                     .session_policy = role.session_policy,
-                                     .owner = "awsiamrole/" + role.uid,
-                                     .duration_seconds = role.duration_seconds}};
+  creds::CredentialSpec spec{
+      .key = {.role_arn = role_arn,
+              .external_id = ExternalIdFor(role, options_.cluster_name),
+              .session_name = SessionNameFor(role),
+              .session_policy = role.session_policy,
+              .owner = "awsiamrole/" + role.uid,
+              .tags = SessionTagsFor(role, options_.session_tags, options_.cluster_name),
+              .duration_seconds = role.duration_seconds}};
   auto credentials = credentials_.Get(role.uid, spec);
   if (!credentials) {
     const Error& e = credentials.error();

@@ -41,6 +41,7 @@ namespace podiam::controller {
 
 struct ReconcilerOptions {
   std::string cluster_name;           // --cluster-name: part of the default ExternalId
+  bool session_tags = false;          // --session-tags: tag sessions (SessionTagsFor)
   bool allow_no_external_id = false;  // --allow-no-external-id
   std::string process_command = "podiam credential-process";  // --credential-process-command
   std::chrono::seconds refresh_before{1800};  // the broker's: when the next Secret update is due
