@@ -395,8 +395,9 @@ def test_names_resolve_in_the_controllers_partition(cluster, kube, controller, s
     expect = {"plain": ("app", f"{base}app"), "pathed": ("/team/app", f"{base}team/app")}
     allow(kube, json.dumps(["app", "team/app"]))
     controller.stop()
-    other = Controller(cluster, sts, "--session-tags", name="podiam-controller-cn",
-                       base=base).start()
+    # --namespace: leave other tests' (still terminating) namespaces alone.
+    other = Controller(cluster, sts, "--session-tags", "--namespace", kube.namespace,
+                       name="podiam-controller-cn", base=base).start()
     try:
         for name, (reference, _) in expect.items():
             make_role(cluster, kube.namespace, name, {"roleReference": reference})
@@ -407,9 +408,9 @@ def test_names_resolve_in_the_controllers_partition(cluster, kube, controller, s
             got = wait_for("Ready", lambda n=name: ready(cluster, kube.namespace, n),
                            controller=other)
             assert got["status"]["roleARN"] == role_arn, got["status"]
-            calls = assumed(sts, role_arn)
+            calls = [c for c in assumed(sts, role_arn)
+                     if c["RoleSessionName"] == f"{kube.namespace}.{name}"]
             assert len(calls) == 1, calls
-            assert calls[0]["RoleSessionName"] == f"{kube.namespace}.{name}"
             # --session-tags: the agent's tag keys, with the AWSIAMRole in the pod's place.
             tags = {calls[0][f"Tags.member.{i}.Key"]: calls[0][f"Tags.member.{i}.Value"]
                     for i in (1, 2, 3)}
