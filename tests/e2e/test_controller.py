@@ -1,7 +1,8 @@
 """`podiam controller` against the real kube-apiserver and kube-controller-manager, with moto
 behind the counting proxy: the CRDs apply (server-side apply) and validate, AWSIAMRoles become
-Secrets whose files unmodified SDKs use, the namespace policy and external ID hold, and the real
-garbage collector removes a Secret with its AWSIAMRole.
+Secrets whose files unmodified SDKs use, roles in aws-cn and aws-us-gov (full ARNs, and names
+under a --base-role-arn in aws-cn) reach STS with that RoleArn, the namespace policy and external
+ID hold, and the real garbage collector removes a Secret with its AWSIAMRole.
 
 One controller per module; each test has its own namespace.
 """
@@ -137,8 +138,9 @@ def apply_rbac(cluster) -> None:
 
 
 class Controller:
-    def __init__(self, cluster, sts, *args: str, name: str = "podiam-controller-test"):
-        self.cluster, self.sts, self.args, self.name = cluster, sts, args, name
+    def __init__(self, cluster, sts, *args: str, name: str = "podiam-controller-test",
+                 base: str = BASE):
+        self.cluster, self.sts, self.args, self.name, self.base = cluster, sts, args, name, base
         self.dir = Path(tempfile.mkdtemp(prefix="podiam-controller-"))
         self.log_path = self.dir / "controller.log"
         self.ops_port = free_port()
@@ -167,7 +169,7 @@ class Controller:
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [podiam_binary(), "controller", "--kubeconfig", str(kubeconfig),
-             "--sts-endpoint", self.sts.endpoint, "--base-role-arn", BASE,
+             "--sts-endpoint", self.sts.endpoint, "--base-role-arn", self.base,
              "--cluster-name", CLUSTER_NAME, "--metrics-listen", f"127.0.0.1:{self.ops_port}",
              "--zalando-awsiamroles", "--leader-election-namespace", "kube-system",
              "--leader-election-id", LEASE, *self.args],
@@ -358,6 +360,65 @@ def test_role_with_path_and_long_names(cluster, kube, controller, sts):
     assert len(session) <= 64 and session.startswith(kube.namespace + "."), session
     creds = json.loads(files["credentials.json"])
     assert creds["Version"] == 1 and creds["AccessKeyId"]
+
+
+def assumed(sts, role_arn: str) -> list[dict]:
+    """The AssumeRole requests that reached the counting proxy for `role_arn`."""
+    return [r["params"] for r in sts.requests("AssumeRole") if r["params"]["RoleArn"] == role_arn]
+
+
+@pytest.mark.parametrize("role_arn", [f"arn:aws-cn:iam::{ACCOUNT}:role/path/app",
+                                      f"arn:aws-us-gov:iam::{ACCOUNT}:role/app"])
+def test_roles_in_other_partitions_are_reconciled(cluster, kube, controller, sts, role_arn):
+    """A full ARN in aws-cn / aws-us-gov: the controller calls AssumeRole with that RoleArn (moto
+    answers for any partition; the proxy records the request) and the Secret names it."""
+    allow(kube, json.dumps([role_arn]))
+    make_role(cluster, kube.namespace, "other", {"roleReference": role_arn})
+    files = wait_for("the Secret", lambda: secret_files(cluster, kube.namespace, "other"),
+                     controller=controller)
+    assert files["role-arn"] == role_arn
+    assert json.loads(files["credentials.json"])["AccessKeyId"]
+    got = wait_for("Ready", lambda: ready(cluster, kube.namespace, "other"), controller=controller)
+    assert got["status"]["roleARN"] == role_arn
+    assert got["status"]["conditions"][0]["reason"] == "CredentialsReady", got["status"]
+    calls = assumed(sts, role_arn)
+    assert len(calls) == 1, calls
+    assert calls[0]["ExternalId"] == f"{kube.namespace}/{CLUSTER_NAME}"
+    assert calls[0]["RoleSessionName"] == f"{kube.namespace}.other"
+
+
+def test_names_resolve_in_the_controllers_partition(cluster, kube, controller, sts):
+    """With --base-role-arn in aws-cn, a bare name and a name with a path become aws-cn ARNs;
+    with --session-tags the requests carry the session tags. The module's controller (base in
+    aws) steps aside for the test, so one controller leads."""
+    base = f"arn:aws-cn:iam::{ACCOUNT}:role/cn/"
+    expect = {"plain": ("app", f"{base}app"), "pathed": ("/team/app", f"{base}team/app")}
+    allow(kube, json.dumps(["app", "team/app"]))
+    controller.stop()
+    # --namespace: leave other tests' (still terminating) namespaces alone.
+    other = Controller(cluster, sts, "--session-tags", "--namespace", kube.namespace,
+                       name="podiam-controller-cn", base=base).start()
+    try:
+        for name, (reference, _) in expect.items():
+            make_role(cluster, kube.namespace, name, {"roleReference": reference})
+        for name, (_, role_arn) in expect.items():
+            files = wait_for("the Secret", lambda n=name: secret_files(cluster, kube.namespace, n),
+                             controller=other)
+            assert files["role-arn"] == role_arn
+            got = wait_for("Ready", lambda n=name: ready(cluster, kube.namespace, n),
+                           controller=other)
+            assert got["status"]["roleARN"] == role_arn, got["status"]
+            calls = [c for c in assumed(sts, role_arn)
+                     if c["RoleSessionName"] == f"{kube.namespace}.{name}"]
+            assert len(calls) == 1, calls
+            # --session-tags: the agent's tag keys, with the AWSIAMRole in the pod's place.
+            tags = {calls[0][f"Tags.member.{i}.Key"]: calls[0][f"Tags.member.{i}.Value"]
+                    for i in (1, 2, 3)}
+            assert tags == {"kubernetes-namespace": kube.namespace,
+                            "kubernetes-awsiamrole": name, "cluster-name": CLUSTER_NAME}, calls
+    finally:
+        assert other.stop() == 0, other.log_tail()
+        controller.start()
 
 
 def test_denied_role_gets_status_and_event_but_no_secret(cluster, kube, controller, sts):

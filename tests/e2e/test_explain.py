@@ -207,3 +207,134 @@ def test_the_agent_answers_what_explain_says(cluster, kube, pods, start_agent):
             assert body == "app" and p["role"] == BASE_ROLE_ARN + "app"
         if verdict == "denied":
             assert "no entry of iam.amazonaws.com/allowed-roles matches" in body, body
+
+
+# ---------------------------------------------------------------------------------------------
+# The controller path (issue 19): AWSIAMRoles (both CRDs, server-side applied) whose status the
+# test writes through the status subresource as the controller would, and pods in each state.
+
+CRDS = DEPLOY.parent / "crds"
+CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+def apply_awsiamrole_crds(cluster) -> None:
+    """Server-side apply, as `kubectl apply --server-side`, then waits until Established."""
+    for filename in ("awsiamroles.podiam.io.yaml", "awsiamroles.zalando.org.yaml"):
+        crd = yaml.safe_load((CRDS / filename).read_text())
+        name = crd["metadata"]["name"]
+        got = cluster.rest.patch(f"{CRD_PATH}/{name}", crd, patch_type="apply",
+                                 params={"fieldManager": "podiam-test", "force": "true"})
+        deadline = time.monotonic() + 30
+        while not any(c["type"] == "Established" and c["status"] == "True"
+                      for c in (got.get("status") or {}).get("conditions") or []):
+            assert time.monotonic() < deadline, got
+            time.sleep(0.2)
+            got = cluster.rest.get(f"{CRD_PATH}/{name}")
+
+
+def awsiamrole(cluster, ns: str, name: str, spec: dict, ready: str | None = None,
+               reason: str = "CredentialsReady", message: str = "",
+               group: str = "podiam.io") -> dict:
+    """Creates an AWSIAMRole; with `ready`, writes its status through the status subresource."""
+    base = f"/apis/{group}/v1/namespaces/{ns}/awsiamroles"
+    obj = cluster.rest.post(base, {"apiVersion": f"{group}/v1", "kind": "AWSIAMRole",
+                                   "metadata": {"name": name}, "spec": spec})
+    if ready is not None:
+        gen = obj["metadata"]["generation"]
+        cluster.rest.patch(f"{base}/{name}/status", {"status": {
+            "observedGeneration": gen, "expiration": "2030-01-01T00:00:00Z",
+            "secretName": spec.get("secretName", name),
+            "conditions": [{"type": "Ready", "status": ready, "reason": reason,
+                            "message": message or f"status {reason}", "observedGeneration": gen,
+                            "lastTransitionTime": "2026-01-01T00:00:00Z"}]}})
+    return obj
+
+
+def mounting(secret: str, mount: str = "/var/run/aws", env: dict | None = None) -> dict:
+    """A pod spec mounting Secret `secret` at `mount`, with `env` in its container."""
+    container = {"name": "app", "image": "registry.invalid/podiam-test:none",
+                 "volumeMounts": [{"name": "aws", "mountPath": mount, "readOnly": True}]}
+    if env:
+        container["env"] = [{"name": k, "value": v} for k, v in env.items()]
+    return {"containers": [container], "volumes": [{"name": "aws", "secret": {"secretName": secret}}]}
+
+
+@pytest.fixture(scope="module")
+def controller_world(cluster):
+    """A namespace allowing role `app` with AWSIAMRoles in each state and one pod per state."""
+    apply_awsiamrole_crds(cluster)
+    k = Kube(cluster.rest)
+    ns = k.namespace = k.create_namespace(
+        unique("explain-ctrl"), annotations={ALLOWED: json.dumps(["app"])})["metadata"]["name"]
+    config = {"AWS_CONFIG_FILE": "/var/run/aws/credentials.process"}
+    try:
+        awsiamrole(cluster, ns, "app", {"roleReference": "app"}, ready="True",
+                   message=f"Secret app holds credentials for {BASE_ROLE_ARN}app")
+        awsiamrole(cluster, ns, "admin", {"roleReference": "admin"}, ready="False",
+                   reason="Denied")
+        awsiamrole(cluster, ns, "failing", {"roleReference": "app", "secretName": "failing-aws"},
+                   ready="False", reason="GetCredentialsFailed",
+                   message="AssumeRole failed: AccessDenied: not authorized")
+        awsiamrole(cluster, ns, "new", {"roleReference": "app"})
+        awsiamrole(cluster, ns, "legacy", {"roleReference": "app"}, ready="True",
+                   group="zalando.org")
+        pods = {
+            "ok": k.run_pod("ctrl-ok", spec=mounting("app", env=config)),
+            "static": k.run_pod("ctrl-static", spec=mounting(
+                "app", "/etc/aws/", {"AWS_SHARED_CREDENTIALS_FILE": "/etc/aws/credentials"})),
+            "no-env": k.run_pod("ctrl-no-env", spec=mounting("app")),
+            "unmounted": k.run_pod("ctrl-unmounted"),
+            "denied": k.run_pod("ctrl-denied", spec=mounting("admin", env=config)),
+            "not-ready": k.run_pod("ctrl-not-ready", spec=mounting("failing-aws", env=config)),
+            "pending": k.run_pod("ctrl-pending", spec=mounting("new", env=config)),
+            "zalando": k.run_pod("ctrl-zalando", spec=mounting("legacy", env=config)),
+        }
+        yield {key: f"{ns}/{p['metadata']['name']}" for key, p in pods.items()}
+    finally:
+        k.delete_namespace(ns)
+
+
+@pytest.mark.parametrize("state,verdict,role,reason,fix", [
+    ("ok", "allowed", BASE_ROLE_ARN + "app", "Secret app holds credentials", ""),
+    ("static", "allowed", BASE_ROLE_ARN + "app", "Secret app holds credentials", ""),
+    ("no-env", "allowed", BASE_ROLE_ARN + "app", "Secret app holds credentials",
+     "set AWS_CONFIG_FILE=/var/run/aws/credentials.process in container app"),
+    ("unmounted", "not_mounted", "", "does not mount the Secret", "secretName: "),
+    ("denied", "denied", BASE_ROLE_ARN + "admin",
+     "no entry of iam.amazonaws.com/allowed-roles matches", "podiam explain policy"),
+    ("not-ready", "not_ready", BASE_ROLE_ARN + "app",
+     "not Ready (GetCredentialsFailed): AssumeRole failed: AccessDenied",
+     "podiam explain trust --role " + BASE_ROLE_ARN + "app --path controller"),
+    ("pending", "pending", BASE_ROLE_ARN + "app", "has not been reconciled", "podiam controller"),
+    ("zalando", "allowed", BASE_ROLE_ARN + "app", "status CredentialsReady", ""),
+])
+def test_controller_path_verdicts(cluster, controller_world, state, verdict, role, reason, fix):
+    code, doc = explain(cluster, controller_world[state], "--cluster-name", "prod")
+    p = path(doc, "controller")
+    assert (p["verdict"], p["role"]) == (verdict, role), p
+    assert reason in p["reason"], p
+    assert (fix in p["fix"]) if fix else p["fix"] == "", p
+    assert code == (0 if verdict == "allowed" else 1), doc
+    if state == "ok":
+        steps = {s["check"]: s for s in p["steps"]}
+        ns = controller_world[state].split("/")[0]
+        assert f"ExternalId '{ns}/prod'" in steps["session"]["detail"], steps
+        assert steps["sdk-environment"]["status"] == "ok", steps
+    if state == "zalando":
+        assert "zalando.org/v1" in p["steps"][0]["detail"], p
+
+
+def test_controller_path_without_awsiamroles_and_in_text(cluster, world, controller_world):
+    _, pods = world
+    code, doc = explain(cluster, pods["no-role"])
+    p = path(doc, "controller")
+    assert p["verdict"] == "no_role" and "has no AWSIAMRole" in p["reason"], p
+    assert "create an AWSIAMRole" in p["fix"], p
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_REGION": "us-east-1",
+           "AWS_EC2_METADATA_DISABLED": "true"}
+    r = subprocess.run([str(podiam_binary()), "explain", "pod", controller_world["denied"],
+                        f"--kubeconfig={cluster.kubeconfig}", "--base-role-arn", BASE_ROLE_ARN],
+                       env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 1, r.stderr
+    assert "controller path, pod " in r.stdout, r.stdout
+    assert "verdict controller: DENIED " + BASE_ROLE_ARN + "admin" in r.stdout, r.stdout

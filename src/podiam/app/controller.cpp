@@ -103,6 +103,7 @@ int RunController(const cli::GlobalConfig& /*global*/, const cli::ControllerConf
   controller::Reconciler reconciler((*kube)->api(), policy, namespaces, credentials, events, clock,
                                     metrics,
                                     {.cluster_name = c.sessions.cluster_name,
+                                     .session_tags = c.sessions.session_tags,
                                      .allow_no_external_id = c.allow_no_external_id,
                                      .process_command = c.credential_process_command,
                                      .refresh_before = c.sessions.refresh_before,

@@ -12,6 +12,7 @@
 #include "podiam/base/clock.hpp"
 #include "podiam/base/environment.hpp"
 #include "podiam/base/log.hpp"
+#include "podiam/controller/role_object.hpp"
 #include "podiam/explain/pod.hpp"
 #include "podiam/explain/policy.hpp"
 #include "podiam/k8s/resource.hpp"
@@ -58,6 +59,25 @@ Result<explain::PodFacts> ReadPod(k8s::KubeApi& api, std::string_view namespace_
     facts.associations = std::move(associations->items);
   } else {
     facts.associations_error = associations.error().message();
+  }
+  // AWSIAMRoles of both groups; a group whose CRD is not installed has none.
+  std::string missing;
+  for (const k8s::Resource& resource : {controller::PodiamRoles(), controller::ZalandoRoles()}) {
+    auto roles = api.List(resource, namespace_name, {});
+    if (roles) {
+      for (auto& item : roles->items) {
+        item["apiVersion"] = resource.group + "/" + resource.version;  // lists omit it per item
+        facts.awsiamroles.push_back(std::move(item));
+      }
+    } else if (roles.error().code() == ErrorCode::kNotFound) {
+      missing += (missing.empty() ? "" : ", ") + resource.group;
+    } else {
+      facts.awsiamroles_error += (facts.awsiamroles_error.empty() ? "" : "; ") + resource.group +
+                                 ": " + roles.error().message();
+    }
+  }
+  if (missing == "podiam.io, zalando.org") {
+    facts.awsiamroles_error = "the AWSIAMRole CRDs are not installed";
   }
   return facts;
 }
@@ -109,6 +129,8 @@ int RunExplain(const cli::GlobalConfig& /*global*/, const cli::ExplainConfig& co
                                     config.container_credentials_from_annotations};
   settings.webhook.annotation_prefix = config.annotation_prefix;
   settings.webhook.audience = config.token_audience;
+  settings.controller = {.cluster_name = config.cluster_name,
+                         .allow_no_external_id = config.allow_no_external_id};
   auto explanation = explain::ExplainPod(policy, *facts, settings, random);
   if (!explanation) {
     log.Error("cannot explain", {{"step", "decide"}, {"error", explanation.error().message()}});

@@ -21,7 +21,8 @@ void AddTrustFlags(CLI::App& trust, ExplainConfig& c) {
   AddFlag(trust, "--external-id", c.external_id,
           "controller: the sts:ExternalId (namespace, or NAMESPACE/--cluster-name)");
   AddBool(trust, "--session-tags", c.session_tags,
-          "imds: the agent runs with --session-tags (the role must allow sts:TagSession)");
+          "imds, controller: the agent or controller runs with --session-tags (the role must "
+          "allow sts:TagSession)");
   AddBool(trust, "--check", c.check,
           "Read the role's trust policy with IAM GetRole (podiam's own AWS credentials) and "
           "compare");
@@ -80,6 +81,10 @@ void AddExplainFlags(CLI::App& explain, ExplainConfig& c) {
   AddFlag(*pod, "--token-audience", c.token_audience,
           "As the webhook's flag: audience of the injected IRSA token")
       ->capture_default_str();
+  AddFlag(*pod, "--cluster-name", c.cluster_name,
+          "As the controller's flag: part of the ExternalId (NAMESPACE/CLUSTER)");
+  AddBool(*pod, "--allow-no-external-id", c.allow_no_external_id,
+          "As the controller's flag: honour an AWSIAMRole's externalIdPolicy None");
 }
 
 std::optional<std::string> FinishExplainFlags(CLI::App& explain, ExplainConfig& c) {

@@ -28,6 +28,8 @@ struct ExplainConfig {
   bool container_credentials_from_annotations = true;   // the agent's flag of that name
   std::string annotation_prefix = "eks.amazonaws.com";  // the webhook's --annotation-prefix
   std::string token_audience = "sts.amazonaws.com";     // the webhook's --token-audience
+  std::string cluster_name;                             // the controller's --cluster-name
+  bool allow_no_external_id = false;                    // the controller's flag of that name
   // trust (explain/trust.hpp)
   std::string trust_role;  // --role ARN
   std::string trust_path;  // --path imds|irsa|container-credentials|controller

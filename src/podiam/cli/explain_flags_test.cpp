@@ -28,6 +28,14 @@ TEST(ExplainFlagsTest, PodTakesNamespaceSlashName) {
   auto r = ParseAndCheck({"podiam", "explain", "pod", "team-a/web-1", "--kubeconfig", "/k"});
   ASSERT_FALSE(r.exit_code) << r.stderr_text;
   EXPECT_EQ(std::get<ExplainInvocation>(r.subcommand).config.pod, "team-a/web-1");
+  EXPECT_FALSE(std::get<ExplainInvocation>(r.subcommand).config.allow_no_external_id);
+
+  r = ParseAndCheck({"podiam", "explain", "pod", "team-a/web-1", "--cluster-name", "prod",
+                     "--allow-no-external-id"});
+  ASSERT_FALSE(r.exit_code) << r.stderr_text;
+  const auto& c = std::get<ExplainInvocation>(r.subcommand).config;
+  EXPECT_EQ(c.cluster_name, "prod");
+  EXPECT_TRUE(c.allow_no_external_id);
 }
 
 TEST(ExplainFlagsTest, TrustTakesThePathInputsAndCheck) {

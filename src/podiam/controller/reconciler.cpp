@@ -46,45 +46,66 @@ Reconciler::Reconciler(k8s::KubeApi& api, const identity::RolePolicy& policy,
       metrics_(metrics),
       options_(std::move(options)) {}
 
-ReconcileResult Reconciler::Reconcile(const RoleObject& role) {
-  // 1. Which role.
-  auto arn = ResolveRoleReference(role.role_reference, policy_.options().base);
+RoleDecision DecideRole(const identity::RolePolicy& policy, const RoleObject& role,
+                        const identity::Annotations* namespace_annotations,
+                        bool allow_no_external_id) {
+  RoleDecision out;
+  auto arn = ResolveRoleReference(role.role_reference, policy.options().base);
   if (!arn) {
-    credentials_.Forget(role.uid);
-    return Fail(role, reasons::kInvalidRole, arn.error().message(), "invalid", false);
+    out.reason = reasons::kInvalidRole;
+    out.message = arn.error().message();
+    return out;
   }
-  const std::string role_arn = arn->ToString();
-
-  // 2. May this namespace have it?
-  auto ns = namespaces_.Namespace(role.namespace_name);
-  if (ns == nullptr) {
-    ReconcileResult r{.result = "pending", .requeue_after = kPendingLook};
-    metrics_.reconciles.WithLabels({r.result}).Inc();
-    return r;
-  }
+  out.arn = *arn;
   std::string why;
-  if (role.external_id_policy == ExternalIdPolicy::kNone && !options_.allow_no_external_id) {
+  if (role.external_id_policy == ExternalIdPolicy::kNone && !allow_no_external_id) {
     why = "externalIdPolicy None is not allowed by this controller (--allow-no-external-id)";
-  } else if (!policy_.NamespaceAllows(*arn, &ns->annotations, &why)) {
+  } else if (!policy.NamespaceAllows(*arn, namespace_annotations, &why)) {
     if (why.empty()) {
-      why = "namespace " + role.namespace_name + " does not allow role " + role_arn;
+      why = "namespace " + role.namespace_name + " does not allow role " + arn->ToString();
     }
   } else {
     why.clear();
   }
   if (!why.empty()) {
+    out.reason = reasons::kDenied;
+    out.message = std::move(why);
+  }
+  return out;
+}
+
+ReconcileResult Reconciler::Reconcile(const RoleObject& role) {
+  // An unknown namespace (not yet in the cache) is looked at again soon.
+  auto ns = namespaces_.Namespace(role.namespace_name);
+  if (ns == nullptr &&
+      ResolveRoleReference(role.role_reference, policy_.options().base).has_value()) {
+    ReconcileResult r{.result = "pending", .requeue_after = kPendingLook};
+    metrics_.reconciles.WithLabels({r.result}).Inc();
+    return r;
+  }
+  // 1. and 2.: which role, and may this namespace have it.
+  RoleDecision decision = DecideRole(policy_, role, ns == nullptr ? nullptr : &ns->annotations,
+                                     options_.allow_no_external_id);
+  if (decision.reason == reasons::kInvalidRole) {
+    credentials_.Forget(role.uid);
+    return Fail(role, reasons::kInvalidRole, decision.message, "invalid", false);
+  }
+  const std::string role_arn = decision.arn->ToString();
+  if (decision.reason == reasons::kDenied) {
     credentials_.Forget(role.uid);
     DeleteOwnedSecret(role);
-    return Fail(role, reasons::kDenied, why, "denied", false, role_arn);
+    return Fail(role, reasons::kDenied, decision.message, "denied", false, role_arn);
   }
 
   // 3. Credentials (cached and refreshed by the broker).
-  creds::CredentialSpec spec{.key = {.role_arn = role_arn,
-                                     .external_id = ExternalIdFor(role, options_.cluster_name),
-                                     .session_name = SessionNameFor(role),
-                                     .session_policy = role.session_policy,
-                                     .owner = "awsiamrole/" + role.uid,
-                                     .duration_seconds = role.duration_seconds}};
+  creds::CredentialSpec spec{
+      .key = {.role_arn = role_arn,
+              .external_id = ExternalIdFor(role, options_.cluster_name),
+              .session_name = SessionNameFor(role),
+              .session_policy = role.session_policy,
+              .owner = "awsiamrole/" + role.uid,
+              .tags = SessionTagsFor(role, options_.session_tags, options_.cluster_name),
+              .duration_seconds = role.duration_seconds}};
   auto credentials = credentials_.Get(role.uid, spec);
   if (!credentials) {
     const Error& e = credentials.error();

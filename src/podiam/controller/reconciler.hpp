@@ -41,6 +41,7 @@ namespace podiam::controller {
 
 struct ReconcilerOptions {
   std::string cluster_name;           // --cluster-name: part of the default ExternalId
+  bool session_tags = false;          // --session-tags: tag sessions (SessionTagsFor)
   bool allow_no_external_id = false;  // --allow-no-external-id
   std::string process_command = "podiam credential-process";  // --credential-process-command
   std::chrono::seconds refresh_before{1800};  // the broker's: when the next Secret update is due
@@ -59,6 +60,19 @@ inline constexpr std::string_view kSecretConflict = "SecretConflict";
 inline constexpr std::string_view kSecretWriteFailed = "SecretWriteFailed";
 inline constexpr std::string_view kSecretAdopted = "SecretAdopted";
 }  // namespace reasons
+
+// Steps 1 and 2 of a reconcile, alone and pure: which role the AWSIAMRole names and whether this
+// controller may get it for the namespace. `podiam explain pod` calls this very function for its
+// controller path (docs/explain.md), so both always agree.
+struct RoleDecision {
+  std::optional<aws::RoleArn> arn;  // set unless the reference does not resolve
+  std::string_view reason;          // "" (allowed), reasons::kInvalidRole or reasons::kDenied
+  std::string message;              // why, for a refusal (the status message and Event)
+};
+// `namespace_annotations` null: the namespace has none (the caller handles an unknown namespace).
+RoleDecision DecideRole(const identity::RolePolicy& policy, const RoleObject& role,
+                        const identity::Annotations* namespace_annotations,
+                        bool allow_no_external_id);
 
 struct ReconcileResult {
   std::string result;  // the metric's label

@@ -149,6 +149,19 @@ TEST_F(ReconcilerTest, WritesTheSecretAndStatusWithTheNamespacesExternalId) {
   EXPECT_EQ(events_.events[0].type, k8s::EventType::kNormal);
 }
 
+TEST_F(ReconcilerTest, SessionTagsNameTheNamespaceTheObjectAndTheCluster) {
+  reconciler_.Reconcile(Role());
+  EXPECT_TRUE(credentials_.specs.at("role-uid").key.tags.empty());  // off by default
+  Reconciler tagged(api_, policy_, namespaces_, credentials_, events_, clock_, metrics_,
+                    {.cluster_name = "prod", .session_tags = true});
+  tagged.Reconcile(Role());
+  const auto& tags = credentials_.specs.at("role-uid").key.tags;
+  ASSERT_EQ(tags.size(), 3U);
+  EXPECT_EQ(tags[0], (aws::Tag{"kubernetes-namespace", "team-a"}));
+  EXPECT_EQ(tags[1], (aws::Tag{"kubernetes-awsiamrole", "app"}));
+  EXPECT_EQ(tags[2], (aws::Tag{"cluster-name", "prod"}));
+}
+
 TEST_F(ReconcilerTest, DeniedByNamespacePolicyLeavesNoSecret) {
   auto r = reconciler_.Reconcile(Role({{"roleReference", "admin"}}));
   EXPECT_EQ(r.result, "denied");

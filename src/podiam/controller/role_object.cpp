@@ -161,4 +161,10 @@ std::string SessionNameFor(const RoleObject& role) {
   return identity::SessionName(role.namespace_name, role.name);
 }
 
+std::vector<aws::Tag> SessionTagsFor(const RoleObject& role, bool tags,
+                                     std::string_view cluster_name) {
+  return identity::ObjectSessionTags(role.namespace_name, kAwsIamRoleTag, role.name,
+                                     {.tags = tags, .cluster_name = std::string(cluster_name)});
+}
+
 }  // namespace podiam::controller

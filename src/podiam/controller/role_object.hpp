@@ -20,8 +20,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "podiam/aws/arn.hpp"
+#include "podiam/aws/sts_client.hpp"
 #include "podiam/base/error.hpp"
 #include "podiam/k8s/kube_api.hpp"
 #include "podiam/k8s/resource.hpp"
@@ -78,5 +80,11 @@ std::string ExternalIdFor(const RoleObject& role, std::string_view cluster_name)
 // "<namespace>.<name>", sanitised to STS's alphabet and cut to 64 characters with a hash suffix
 // (identity::SessionName).
 std::string SessionNameFor(const RoleObject& role);
+
+// With --session-tags: kubernetes-namespace, kubernetes-awsiamrole (the object's name) and
+// cluster-name (when set), by identity::ObjectSessionTags; empty without.
+inline constexpr std::string_view kAwsIamRoleTag = "kubernetes-awsiamrole";
+std::vector<aws::Tag> SessionTagsFor(const RoleObject& role, bool tags,
+                                     std::string_view cluster_name);
 
 }  // namespace podiam::controller

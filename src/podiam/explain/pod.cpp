@@ -5,6 +5,7 @@
 #include "podiam/agent/container_sources.hpp"
 #include "podiam/base/clock.hpp"
 #include "podiam/creds/credential_broker.hpp"
+#include "podiam/explain/controller_path.hpp"
 #include "podiam/explain/policy.hpp"
 #include "podiam/identity/pod_request.hpp"
 #include "podiam/k8s/pod_cache.hpp"
@@ -318,6 +319,7 @@ Result<Explanation> ExplainPod(const identity::RolePolicy& policy, const PodFact
   out.paths.push_back(ContainerCredentialsPath(policy, facts, *pod, settings, random, associated));
   out.paths.push_back(
       IrsaPath(facts, *pod, sa ? &sa->annotations : nullptr, associated, settings, random));
+  out.paths.push_back(ExplainControllerPath(policy, facts, settings.controller));
   return out;
 }
 

@@ -9,7 +9,10 @@
 //                          (webhook::Mutate would change nothing);
 //   irsa                   the ServiceAccount's role-arn annotation as the webhook reads it
 //                          (webhook::ReadServiceAccount) and whether the pod was mutated
-//                          (webhook::Mutate on the stored pod would change nothing).
+//                          (webhook::Mutate on the stored pod would change nothing);
+//   controller             an AWSIAMRole whose Secret the pod mounts, controller::DecideRole on
+//                          it (the controller's own reconcile step), its status, and the SDK's
+//                          environment (explain/controller_path.hpp).
 //
 // Every verdict is the running component's own decision function on these inputs; nothing here
 // re-implements a rule. Whether IAM's trust policy then lets STS issue the credentials is not
@@ -37,11 +40,21 @@ struct PodFacts {
   std::optional<k8s::Json> namespace_object;  // nullopt: not readable
   std::vector<k8s::Json> associations;        // PodIdentityAssociations of the pod's namespace
   std::string associations_error;             // set when they could not be listed
+  std::vector<k8s::Json>
+      awsiamroles;                // AWSIAMRoles (podiam.io/v1, zalando.org/v1) of the namespace
+  std::string awsiamroles_error;  // set when they could not be listed (or no CRD)
+};
+
+// The controller's flags that change its decision.
+struct ControllerSettings {
+  std::string cluster_name;           // --cluster-name: part of the ExternalId
+  bool allow_no_external_id = false;  // --allow-no-external-id
 };
 
 struct PodSettings {
   bool container_credentials_from_annotations = true;  // the agent's flag
   webhook::MutationSettings webhook;                   // the webhook's flags
+  ControllerSettings controller;                       // the controller's flags
 };
 
 // kInvalidArgument when `facts.pod` is not a Pod (no metadata.name/namespace).

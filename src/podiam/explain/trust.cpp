@@ -171,11 +171,15 @@ Result<TrustRequirement> TrustRequirementFor(const TrustInputs& in) {
           "--path controller needs --external-id (the namespace, or NAMESPACE/--cluster-name)"));
     }
     need.conditions = {{"sts:ExternalId", in.external_id}};
+    // With --session-tags the controller tags its sessions (docs/controller.md).
+    need.tag_session = in.session_tags;
+    Json action = in.session_tags ? Json::array({"sts:AssumeRole", "sts:TagSession"})
+                                  : Json("sts:AssumeRole");
     need.policy = {{"Version", "2012-10-17"},
                    {"Statement",
                     {{{"Effect", "Allow"},
                       {"Principal", {{"AWS", in.principal_arn}}},
-                      {"Action", "sts:AssumeRole"},
+                      {"Action", action},
                       {"Condition", {{"StringEquals", {{"sts:ExternalId", in.external_id}}}}}}}}};
     return need;
   }

@@ -34,7 +34,7 @@ struct TrustInputs {
   std::string service_account;
   std::string audience = "sts.amazonaws.com";  // irsa
   std::string external_id;                     // controller
-  bool session_tags = false;                   // imds: the agent runs with --session-tags
+  bool session_tags = false;  // imds / controller: the agent / controller runs with --session-tags
 };
 
 // What the role's trust must allow: one principal, its actions, and StringEquals conditions.

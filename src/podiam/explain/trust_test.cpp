@@ -34,11 +34,12 @@ TrustRequirement ContainerCredentials() {
 TrustRequirement Imds(bool tags) {
   return Need({.path = "imds", .role_arn = kRole, .principal_arn = kAgent, .session_tags = tags});
 }
-TrustRequirement Controller() {
+TrustRequirement Controller(bool tags = false) {
   return Need({.path = "controller",
                .role_arn = kRole,
                .principal_arn = "arn:aws:iam::123456789012:role/podiam-controller",
-               .external_id = "team-a/prod"});
+               .external_id = "team-a/prod",
+               .session_tags = tags});
 }
 
 std::string Statement(const std::string& principal, const std::string& action,
@@ -197,6 +198,16 @@ TEST(CheckTrustTest, Table) {
                         R"("sts:AssumeRole")")),
        {"condition"},
        "no condition on sts:ExternalId (needs StringEquals 'team-a/prod')"},
+      {"controller with --session-tags: the generated policy",
+       Controller(true),
+       Controller(true).policy.dump(),
+       {}},
+      {"controller with --session-tags: no sts:TagSession",
+       Controller(true),
+       Policy(Statement(R"({"AWS":"arn:aws:iam::123456789012:role/podiam-controller"})",
+                        R"("sts:AssumeRole")",
+                        R"({"StringEquals":{"sts:ExternalId":"team-a/prod"}})")),
+       {"tag-session"}},
       {"controller: another ExternalId",
        Controller(),
        Policy(Statement(R"({"AWS":"arn:aws:iam::123456789012:role/podiam-controller"})",

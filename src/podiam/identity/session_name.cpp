@@ -88,4 +88,18 @@ Session DeriveSession(const SessionSubject& subject, const SessionOptions& optio
   return s;
 }
 
+std::vector<aws::Tag> ObjectSessionTags(std::string_view namespace_name, std::string_view name_key,
+                                        std::string_view name, const SessionOptions& options) {
+  std::vector<aws::Tag> tags;
+  if (!options.tags) {
+    return tags;
+  }
+  tags.push_back({"kubernetes-namespace", std::string(namespace_name)});
+  tags.push_back({std::string(name_key), std::string(name)});
+  if (!options.cluster_name.empty()) {
+    tags.push_back({"cluster-name", options.cluster_name});
+  }
+  return tags;
+}
+
 }  // namespace podiam::identity

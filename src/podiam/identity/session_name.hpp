@@ -65,6 +65,13 @@ struct Session {
 
 Session DeriveSession(const SessionSubject& subject, const SessionOptions& options);
 
+// The session tags of a session that belongs to a namespaced object other than a pod (the
+// controller's AWSIAMRoles, docs/controller.md "Session tags"): kubernetes-namespace, then
+// `name_key` = `name`, then cluster-name when set — the same keys and order rules as
+// DeriveSession's. Empty unless options.tags.
+std::vector<aws::Tag> ObjectSessionTags(std::string_view namespace_name, std::string_view name_key,
+                                        std::string_view name, const SessionOptions& options);
+
 // "<namespace>.<pod>[@<annotation>]", sanitised and cut as above.
 std::string SessionName(std::string_view namespace_name, std::string_view pod_name,
                         std::string_view annotation = {});

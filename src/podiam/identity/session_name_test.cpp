@@ -87,6 +87,20 @@ TEST(SessionNameTest, ServiceAccountScopeNamesTheAccountNotThePod) {
   EXPECT_NE(other.owner, a.owner);
 }
 
+TEST(SessionNameTest, ObjectSessionTagsOnlyWithTags) {
+  EXPECT_TRUE(ObjectSessionTags("team-a", "kubernetes-awsiamrole", "app", {}).empty());
+  auto tags = ObjectSessionTags("team-a", "kubernetes-awsiamrole", "app",
+                                {.tags = true, .cluster_name = "prod"});
+  ASSERT_EQ(tags.size(), 3U);
+  EXPECT_EQ(tags[0].key, "kubernetes-namespace");
+  EXPECT_EQ(tags[0].value, "team-a");
+  EXPECT_EQ(tags[1].key, "kubernetes-awsiamrole");
+  EXPECT_EQ(tags[1].value, "app");
+  EXPECT_EQ(tags[2].key, "cluster-name");
+  EXPECT_EQ(tags[2].value, "prod");
+  EXPECT_EQ(ObjectSessionTags("a", "k", "n", {.tags = true}).size(), 2U);
+}
+
 TEST(SessionNameTest, ScopeNames) {
   EXPECT_EQ(ParseSessionScope("pod"), SessionScope::kPod);
   EXPECT_EQ(ParseSessionScope("service-account"), SessionScope::kServiceAccount);
