@@ -5,7 +5,8 @@ an agent ServiceAccount bound to "agent pods" whose spec.nodeName is node A or n
 apiserver names that node in the review's status.user.extra, which is what binds an agent to its
 node. Requests are made directly with `requests`, trusting only the test CA.
 
-One server, apiserver and namespace per module; each test makes its own pods.
+One server, apiserver and namespace per module; each test makes its own pods. The last test runs
+the whole chain: a real agent in server mode in a node namespace, and pods' SDKs behind it.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from podiam_testenv import paths
+from podiam_testenv import gosdk, paths
 from podiam_testenv.agent import MOTO_SESSION_TOKEN_PREFIX, node_agent_env, podiam_binary, stop_group
 from podiam_testenv.cluster import ApiError
-from podiam_testenv.imds_client import ACCOUNT, ALLOWED
+from podiam_testenv.imds_client import (ACCOUNT, ALLOWED, WHOAMI_PY, assumed, namespace,
+                                        run_pod)
 from podiam_testenv.kube import Kube, unique
 from podiam_testenv.moto import free_port
+from podiam_testenv.netns import Relay
 from podiam_testenv.webhook import WebhookCerts
 
 pytestmark = pytest.mark.e2e
@@ -321,3 +324,35 @@ def test_ops_endpoints_are_on_the_https_port(server):
     assert server.get("/healthz").status_code == 200
     assert server.get("/readyz").status_code == 200
     assert "podiam_server_requests_total" in server.get("/metrics").text
+
+
+def test_pods_sdks_get_their_role_through_a_real_agent_and_the_server(
+        server, setup, sts, kube, node, pods, start_agent, tmp_path):
+    """The whole chain of issue 17: a pod's unmodified SDKs → the node's agent (`--server`, no AWS
+    credentials of its own) → `podiam server` → STS. The agent's identity is the module's agent
+    ServiceAccount, its token bound to an agent pod on the agent's node."""
+    agent_pod = setup.kube.run_pod(name=unique("agent"), node=kube.node,
+                                   service_account="podiam-agent")
+    token_file = tmp_path / "server-token"
+    token_file.write_text(setup.kube.request_token("podiam-agent", audiences=(AUDIENCE,),
+                                                   pod=agent_pod))
+    # The server as the node sees it: its loopback, same port (the certificate names 127.0.0.1).
+    node._closing(Relay(("127.0.0.1", server.port), "127.0.0.1", server.port, node.name))
+    agent = start_agent("--server", server.url, "--server-ca", str(server.certs.ca_file),
+                        "--server-token-file", str(token_file))
+    ns = namespace(kube, ["srv-*"])
+    (pod,) = pods(1)
+    obj = run_pod(kube, pod, ns, role="srv-chain")
+    want = assumed("srv-chain", ns, obj)
+    assert json.loads(pod.python(WHOAMI_PY).stdout) == want  # boto3
+    assert json.loads(pod.aws_cli(["sts", "get-caller-identity", "--output", "json"]).stdout)[
+        "Arn"] == want
+    assert json.loads(pod.node_js("whoami.mjs").stdout)["Arn"] == want
+    assert json.loads(pod.run([gosdk.whoami_binary()]).stdout)["Arn"] == want
+    # STS saw the role assumed (by the server: the agent made no STS call at all), and the agent
+    # got it by asking the server.
+    assert any(r["params"].get("RoleArn") == role_arn("srv-chain")
+               for r in sts.requests("AssumeRole"))
+    assert agent.metric("podiam_sts_calls_total") == 0
+    assert agent.metric("podiam_server_client_requests_total", result="ok") >= 1
+    assert server.metric("podiam_server_requests_total", 'code="200"') >= 1

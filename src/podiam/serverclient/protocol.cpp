@@ -75,11 +75,12 @@ Result<ServerCredentials> ParseSuccess(std::string_view body) {
     return Invalid("assumedRoleUser missing");
   }
   auto user_arn = Member(*user, "arn");
-  auto user_id = Member(*user, "assumedRoleId");
-  if (!user_arn || !user_id) {
-    return Invalid("assumedRoleUser.arn or assumedRoleId missing");
+  if (!user_arn) {
+    return Invalid("assumedRoleUser.arn missing");
   }
-  out.result.assumed_role_user = {.assumed_role_id = std::move(*user_id),
+  // The server does not keep STS's AROA… id in its cache and sends "" (docs/server.md, "Agent
+  // protocol"); nothing the agent serves to pods uses it.
+  out.result.assumed_role_user = {.assumed_role_id = OptionalMember(*user, "assumedRoleId"),
                                   .arn = std::move(*user_arn)};
   auto c = doc.find("credentials");
   if (c == doc.end() || !c->is_object()) {

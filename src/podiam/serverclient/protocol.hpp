@@ -40,7 +40,8 @@ struct ServerCredentials {
 };
 
 // A 200 body. kUpstreamInvalid (retryable) when it is not JSON, a field is missing, empty or not
-// a string, or Expiration is not an RFC 3339 time.
+// a string, or Expiration is not an RFC 3339 time. assumedRoleUser.assumedRoleId may be empty or
+// absent (the server sends ""): the one optional member.
 Result<ServerCredentials> ParseSuccess(std::string_view body);
 
 // Any non-200 answer, as above. `body` may be anything (or empty).

@@ -43,6 +43,17 @@ TEST(ProtocolTest, ParsesTheSuccessBody) {
   EXPECT_EQ(aws::FormatTimestamp(*r->result.credentials.expiration), "2026-12-05T10:00:00Z");
 }
 
+// podiam server sends assumedRoleId "" (its broker does not keep STS's AROA… id).
+TEST(ProtocolTest, AcceptsTheServersEmptyAssumedRoleId) {
+  auto body = nlohmann::json::parse(kOk);
+  body["assumedRoleUser"]["assumedRoleId"] = "";
+  auto r = ParseSuccess(body.dump());
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->result.assumed_role_user.assumed_role_id, "");
+  body["assumedRoleUser"].erase("assumedRoleId");
+  EXPECT_TRUE(ParseSuccess(body.dump()));
+}
+
 TEST(ProtocolTest, RefusesIncompleteSuccessBodies) {
   auto base = nlohmann::json::parse(kOk);
   std::vector<nlohmann::json> bad;
