@@ -203,10 +203,13 @@ def test_soak_pod_churn_and_steady_requests_show_no_growth(kube, pods, start_age
     if not sanitized():
         assert rss_last <= rss_first * 1.10 + 2048, summary["rss_kb"]
     # A pooled HTTP connection costs 4 descriptors (its socket and its own event loop's epoll,
-    # eventfd and timerfd), and the STS and apiserver pools grow once, when concurrency first
-    # peaks, which may be late in a short run: two more pooled connections are allowed. A leak
-    # grows with requests or pods (thousands here), far beyond that.
-    assert max(r["fds"] for r in last) <= max(r["fds"] for r in first) + 8, rows
+    # eventfd and timerfd). The STS and apiserver pools keep up to max_idle_per_host (4,
+    # transport/http_client.hpp) idle connections each and reach that only when concurrency
+    # peaks, which may be late in a short run (a loaded machine makes STS answers slower, so
+    # more calls overlap): up to 3 more connections per pool are allowed. A leak grows with
+    # requests or pods (thousands here), far beyond that.
+    pool_growth = 2 * (4 - 1) * 4
+    assert max(r["fds"] for r in last) <= max(r["fds"] for r in first) + pool_growth, rows
     assert max(r["threads"] for r in last) <= max(r["threads"] for r in first) + 2, rows
     # The pod informer's own estimate of its store follows the pods it holds, not those it saw.
     store_first = statistics.median(r["pod_store_bytes"] for r in first)
