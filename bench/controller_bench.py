@@ -39,6 +39,7 @@ import requests
 import yaml
 from podiam_testenv.cluster import Cluster
 from podiam_testenv.faultproxy import FaultProxy
+from podiam_testenv import kube
 from podiam_testenv.kube import Kube
 from podiam_testenv.moto import MotoServer, free_port
 
@@ -78,18 +79,7 @@ def proc_sample(pid: int) -> tuple[int, int, float]:
 
 
 def apply_crd(cluster: Cluster) -> None:
-    crd = yaml.safe_load(CRD.read_text())
-    name = crd["metadata"]["name"]
-    path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
-    got = cluster.rest.patch(path, crd, patch_type="apply",
-                             params={"fieldManager": "podiam-bench", "force": "true"})
-    deadline = time.monotonic() + 30
-    while not any(c["type"] == "Established" and c["status"] == "True"
-                  for c in (got.get("status") or {}).get("conditions") or []):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"CRD not Established: {got.get('status')}")
-        time.sleep(0.2)
-        got = cluster.rest.get(path)
+    kube.apply_crd(cluster.rest, yaml.safe_load(CRD.read_text()), field_manager="podiam-bench")
 
 
 def progress(cluster: Cluster) -> tuple[int, int]:

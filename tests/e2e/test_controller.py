@@ -16,27 +16,17 @@ import yaml
 
 from podiam_testenv import gosdk, paths
 from podiam_testenv.cluster import ApiError
+from podiam_testenv.kube import apply_crd as kube_apply_crd
 
 pytestmark = pytest.mark.e2e
 
 CRDS = paths.REPO / "deploy" / "crds"
 CRD_FILES = ("awsiamroles.podiam.io.yaml", "awsiamroles.zalando.org.yaml")
-CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
 def apply_crd(cluster, filename: str) -> dict:
     """Server-side apply, as `kubectl apply --server-side`, then waits until Established."""
-    crd = yaml.safe_load((CRDS / filename).read_text())
-    name = crd["metadata"]["name"]
-    got = cluster.rest.patch(f"{CRD_PATH}/{name}", crd, patch_type="apply",
-                             params={"fieldManager": "podiam-test", "force": "true"})
-    deadline = time.monotonic() + 30
-    while not any(c["type"] == "Established" and c["status"] == "True"
-                  for c in (got.get("status") or {}).get("conditions") or []):
-        assert time.monotonic() < deadline, got
-        time.sleep(0.2)
-        got = cluster.rest.get(f"{CRD_PATH}/{name}")
-    return got
+    return kube_apply_crd(cluster.rest, yaml.safe_load((CRDS / filename).read_text()))
 
 
 def roles_path(group: str, namespace: str, name: str = "") -> str:

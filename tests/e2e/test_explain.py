@@ -17,9 +17,10 @@ import time
 import pytest
 import yaml
 from podiam_testenv.agent import BASE_ROLE_ARN, DEPLOY, podiam_binary
-from podiam_testenv.cluster import ApiError
 from podiam_testenv.imds_client import ACCOUNT, ALLOWED, CREDS, ROLE_KEY, request, run_pod
 from podiam_testenv.kube import Kube, unique
+from podiam_testenv.kube import apply_crd as kube_apply_crd
+from podiam_testenv.kube import install_crd as kube_install_crd
 from podiam_testenv.webhook import TEST_LABEL, Webhook, WebhookCerts
 
 pytestmark = pytest.mark.e2e
@@ -46,23 +47,10 @@ def explain(cluster, target: str, *flags: str) -> tuple[int, dict]:
     return r.returncode, json.loads(r.stdout)
 
 
-def install_crd(cluster) -> None:
+def install_crd(cluster) -> dict:
     """The shipped PodIdentityAssociation CRD, Established (as test_webhook.py installs it)."""
-    crd = yaml.safe_load((DEPLOY.parent / "crds" / "podidentityassociations.podiam.io.yaml").read_text())
-    try:
-        cluster.rest.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
-    except ApiError as e:
-        if e.status != 409:
-            raise
-    path_ = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}"
-    deadline = time.monotonic() + 30
-    while True:
-        got = cluster.rest.get(path_)
-        if any(c["type"] == "Established" and c["status"] == "True"
-               for c in (got.get("status") or {}).get("conditions") or []):
-            return
-        assert time.monotonic() < deadline, got
-        time.sleep(0.2)
+    return kube_install_crd(cluster.rest, yaml.safe_load(
+        (DEPLOY.parent / "crds" / "podidentityassociations.podiam.io.yaml").read_text()))
 
 
 def path(doc: dict, name: str) -> dict:
@@ -214,22 +202,12 @@ def test_the_agent_answers_what_explain_says(cluster, kube, pods, start_agent):
 # test writes through the status subresource as the controller would, and pods in each state.
 
 CRDS = DEPLOY.parent / "crds"
-CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
 def apply_awsiamrole_crds(cluster) -> None:
-    """Server-side apply, as `kubectl apply --server-side`, then waits until Established."""
+    """Both AWSIAMRole CRDs, server-side applied, Established."""
     for filename in ("awsiamroles.podiam.io.yaml", "awsiamroles.zalando.org.yaml"):
-        crd = yaml.safe_load((CRDS / filename).read_text())
-        name = crd["metadata"]["name"]
-        got = cluster.rest.patch(f"{CRD_PATH}/{name}", crd, patch_type="apply",
-                                 params={"fieldManager": "podiam-test", "force": "true"})
-        deadline = time.monotonic() + 30
-        while not any(c["type"] == "Established" and c["status"] == "True"
-                      for c in (got.get("status") or {}).get("conditions") or []):
-            assert time.monotonic() < deadline, got
-            time.sleep(0.2)
-            got = cluster.rest.get(f"{CRD_PATH}/{name}")
+        kube_apply_crd(cluster.rest, yaml.safe_load((CRDS / filename).read_text()))
 
 
 def awsiamrole(cluster, ns: str, name: str, spec: dict, ready: str | None = None,

@@ -307,16 +307,29 @@ def install_crd(rest: Rest, crd: dict, timeout: float = 30) -> dict:
     except ApiError as e:
         if e.status != 409:
             raise
-    path = f"{CRD_PATH}/{crd['metadata']['name']}"
+    return wait_crd_established(rest, crd["metadata"]["name"], timeout)
+
+
+def apply_crd(rest: Rest, crd: dict, field_manager: str = "podiam-test",
+              timeout: float = 30) -> dict:
+    """Server-side apply of `crd`, as `kubectl apply --server-side --force-conflicts` (a second
+    apply of the same object is a no-op, not a conflict), then waits until it is Established."""
+    rest.patch(f"{CRD_PATH}/{crd['metadata']['name']}", crd, patch_type="apply",
+               params={"fieldManager": field_manager, "force": "true"})
+    return wait_crd_established(rest, crd["metadata"]["name"], timeout)
+
+
+def wait_crd_established(rest: Rest, name: str, timeout: float = 30) -> dict:
+    """The CRD `name` once its Established condition is True (AssertionError after `timeout`)."""
     deadline = time.monotonic() + timeout
     while True:
-        got = rest.get(path)
+        got = rest.get(f"{CRD_PATH}/{name}")
         if any(c["type"] == "Established" and c["status"] == "True"
                for c in (got.get("status") or {}).get("conditions") or []):
             return got
         if time.monotonic() > deadline:
-            raise AssertionError(f"CRD {crd['metadata']['name']} not Established after "
-                                 f"{timeout:.0f} s: {got.get('status')}")
+            raise AssertionError(f"CRD {name} not Established after {timeout:.0f} s: "
+                                 f"{got.get('status')}")
         time.sleep(0.2)
 
 
