@@ -30,6 +30,10 @@ struct ClientRequest {
   // and Stream() returns what it has, as if on_chunk had returned false. How a watch ends
   // promptly at shutdown instead of waiting for the apiserver's next byte.
   std::stop_token stop;
+  // https only: the name the server's certificate must carry (and SNI) when it is not the URL's
+  // host, e.g. an endpoint's IP connected to while the certificate names the Service
+  // (docs/agent.md "Server mode"). Empty: the URL's host.
+  std::string tls_server_name;
 };
 
 // Called with each piece of a streamed response body; return false to stop reading.

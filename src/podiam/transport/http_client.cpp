@@ -176,13 +176,17 @@ class BeastHttpClient::Impl {
       return MakeError(ErrorCode::kInvalidArgument, "HTTP method '" + request.method + "'");
     }
     const SteadyTime deadline = SteadyClock::now() + request.timeout;
-    const std::string key = url->scheme + "://" + url->HostHeader();
+    // A connection verified for one name is never reused for another.
+    const std::string& tls_name =
+        request.tls_server_name.empty() ? url->host : request.tls_server_name;
+    const std::string key = url->scheme + "://" + url->HostHeader() +
+                            (request.tls_server_name.empty() ? "" : " " + tls_name);
     try {
       for (int attempt = 0;; ++attempt) {
         std::unique_ptr<Conn> conn = attempt == 0 ? TakeIdle(key) : nullptr;
         const bool reused = conn != nullptr;
         if (!conn) {
-          auto fresh = Connect(*url, key, deadline);
+          auto fresh = Connect(*url, key, tls_name, deadline);
           if (!fresh) {
             return tl::unexpected(fresh.error());
           }
@@ -206,7 +210,7 @@ class BeastHttpClient::Impl {
   }
 
   Result<std::unique_ptr<Conn>> Connect(const http::Url& url, const std::string& key,
-                                        SteadyTime deadline) {
+                                        const std::string& tls_name, SteadyTime deadline) {
     auto conn = std::make_unique<Conn>(key);
     const SteadyTime connect_deadline =
         std::min(deadline, SteadyClock::now() + options_.connect_timeout);
@@ -266,7 +270,7 @@ class BeastHttpClient::Impl {
         std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*conn->plain), *tls_);
     conn->plain.reset();
     if (auto prepared =
-            PrepareClientTls(conn->tls->native_handle(), url.host, !options_.insecure_skip_verify);
+            PrepareClientTls(conn->tls->native_handle(), tls_name, !options_.insecure_skip_verify);
         !prepared) {
       return tl::unexpected(prepared.error());
     }

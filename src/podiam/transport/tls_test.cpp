@@ -123,6 +123,25 @@ TEST_F(TlsTest, HostnameMismatchIsRejected) {
   EXPECT_THAT(r.error().message(), HasSubstr("IP address mismatch"));
 }
 
+TEST_F(TlsTest, VerifiesAgainstTheGivenNameWhileConnectingToAnAddress) {
+  // An endpoint's IP connected to, the certificate checked for the Service's name (and SNI).
+  StartServer({.tls_cert_file = pki_->wrong_name_cert, .tls_key_file = pki_->wrong_name_key});
+  auto client = Client({.ca_file = pki_->ca_cert});
+  auto r = client->Send({.url = Url("127.0.0.1"), .tls_server_name = "elsewhere.example"});
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->status, 200);
+  // Another name is a mismatch, and the connection verified for the first is not reused for it.
+  r = client->Send({.url = Url("127.0.0.1"), .tls_server_name = "other.example"});
+  ASSERT_FALSE(r);
+  EXPECT_FALSE(r.error().retryable());
+  EXPECT_THAT(r.error().message(), HasSubstr("hostname mismatch"));
+  EXPECT_EQ(client->connections_opened(), 2u);
+  // Without a name the URL's host (127.0.0.1) is checked: this certificate does not carry it.
+  r = client->Send({.url = Url("127.0.0.1")});
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().message(), HasSubstr("IP address mismatch"));
+}
+
 TEST_F(TlsTest, InsecureSkipVerifyAcceptsAnything) {
   StartServer({.tls_cert_file = pki_->other_server_cert, .tls_key_file = pki_->other_server_key});
   auto r = Client({.insecure_skip_verify = true})->Send({.url = Url("localhost")});
