@@ -40,7 +40,7 @@ PodDirectory::PodDirectory(k8s::PodCache& pods, k8s::NamespaceCache& namespaces,
       clock_(clock),
       options_(std::move(options)),
       metrics_(registry),
-      prefetch_(broker),
+      prefetch_(broker, options_.prefetch),
       report_(events, metrics_),
       lookup_(api, pods, namespaces, service_accounts, clock, metrics_, options_.node),
       waiting_([this](std::string_view ip) { return Find(ip); },
@@ -130,11 +130,17 @@ std::optional<PodRecord> PodDirectory::Pod(std::string_view namespace_name, std:
                                            std::string_view uid) const {
   auto matches = [&](const k8s::PodView& pod) { return uid.empty() || pod.uid == uid; };
   if (auto pod = pods_.Pod(namespace_name, name); pod && matches(*pod)) {
-    std::shared_lock lock(mu_);
-    auto it = by_pod_.find(pod->Key());
-    auto caller = it != by_pod_.end() && it->second.caller && it->second.caller->pod_uid == pod->uid
-                      ? it->second.caller
-                      : nullptr;
+    std::shared_ptr<const metadata::Caller> caller;
+    {
+      std::shared_lock lock(mu_);
+      auto it = by_pod_.find(pod->Key());
+      if (it != by_pod_.end() && it->second.caller && it->second.caller->pod_uid == pod->uid) {
+        caller = it->second.caller;
+      }
+    }
+    if (!caller && !options_.keep_role_less) {
+      caller = BuildCaller(*pod);  // not kept: decided now, from the same caches
+    }
     return Record(*pod, std::move(caller));
   }
   const auto now = clock_.SteadyNow();
@@ -176,7 +182,7 @@ std::size_t PodDirectory::Size() const {
 
 void PodDirectory::OnPod(const k8s::PodCache::Ptr& old_pod, const k8s::PodCache::Ptr& new_pod) {
   if (new_pod) {
-    Recompute(*new_pod);
+    Recompute(*new_pod, /*added=*/old_pod == nullptr);
   } else if (old_pod) {
     Forget(old_pod->Key());
   }
@@ -239,19 +245,21 @@ void PodDirectory::DropLookedUpLocked(const std::string& pod_key, Clock::SteadyT
   });
 }
 
-void PodDirectory::Recompute(const k8s::PodView& pod) {
+void PodDirectory::Recompute(const k8s::PodView& pod, bool added) {
   std::lock_guard writer(update_mu_);
   auto caller = BuildCaller(pod);
+  const bool keep =
+      caller && (options_.keep_role_less || caller->decision.outcome != identity::Outcome::kNoRole);
   std::shared_ptr<const metadata::Caller> previous;
   {
     std::unique_lock lock(mu_);
     auto& state = by_pod_[pod.Key()];
     previous = state.caller;
     std::vector<std::string> touched = state.ips;
-    state.caller = caller;
-    state.ips = caller ? pod.pod_ips : std::vector<std::string>{};
+    state.caller = keep ? caller : nullptr;
+    state.ips = keep ? pod.pod_ips : std::vector<std::string>{};
     touched.insert(touched.end(), state.ips.begin(), state.ips.end());
-    if (!caller) {
+    if (!keep) {
       by_pod_.erase(pod.Key());
     }
     for (const auto& ip : touched) {
@@ -263,7 +271,10 @@ void PodDirectory::Recompute(const k8s::PodView& pod) {
     metrics_.pods_tracked.Set(static_cast<double>(by_pod_.size()));
   }
   prefetch_.Change(Spec(previous), Spec(caller));
-  if (caller) {
+  // A role-less pod that is not kept had no role before either (or it would have been kept):
+  // only its first decision is news.
+  const bool unchanged_role_less = caller && !keep && !previous && !added;
+  if (caller && !unchanged_role_less) {
     report_.Report(pod, caller->decision, previous ? &previous->decision : nullptr);
   }
   waiting_.Poke();

@@ -74,6 +74,15 @@ struct DirectoryOptions {
   // Requests parked in Await() at most, in all and per address; more are told "overloaded".
   std::size_t max_waiting = 4096;
   std::size_t max_waiting_per_ip = 32;
+  // Whether to keep a Caller for pods whose decision is "no role". The agent does (Find() answers
+  // them by address). The server does not (docs/server.md, "Memory"): most of a cluster's pods
+  // have no role, and Pod()/ReadPod() decide such a pod on demand from the caches instead; its
+  // Find() then knows only pods with a role (or a denial, an invalid annotation, a pending
+  // decision).
+  bool keep_role_less = true;
+  // Replaces the broker's Retain/Release of prefetching (null: the broker's); the server's
+  // sharding retains only the keys its replica owns (prefetch.hpp).
+  Prefetch::Hook prefetch;
 };
 
 // One pod as the directory knows it (Pod()).
@@ -143,7 +152,9 @@ class PodDirectory final : public metadata::CallerDirectory {
   };
 
   void OnPod(const k8s::PodCache::Ptr& old_pod, const k8s::PodCache::Ptr& new_pod);
-  void Recompute(const k8s::PodView& pod);
+  // `added`: the pod was just listed or created (the first decision about it is reported even
+  // when it is "no role" and role-less pods are not kept).
+  void Recompute(const k8s::PodView& pod, bool added = false);
   void Forget(const std::string& pod_key);
   // Re-points `ip` at whichever pod the PodCache says owns it now. Caller holds mu_.
   void RefreshIpLocked(const std::string& ip);

@@ -546,5 +546,57 @@ TEST_F(PodDirectoryTest, RoleChangeReleasesTheOldCredentials) {
   }
 }
 
+// The server's directory keeps no Caller for role-less pods (most of a cluster): Pod() decides
+// them on demand, a role given later (ServiceAccount annotation) is kept and prefetched, and the
+// decision is reported once, not on every update of the pod.
+TEST_F(PodDirectoryTest, WithoutRoleLessPodsTheDirectoryDecidesThemOnDemand) {
+  PodDirectory server(pods_, namespaces_, accounts_, policy_, broker_, api_, nullptr, clock_,
+                      registry2_, {.node = "", .keep_role_less = false});
+  Namespace("team-c", {{"iam.amazonaws.com/allowed-roles", R"(["*"])"}});
+  Pod({.namespace_name = "team-c", .name = "plain", .ip = "10.0.3.1", .service_account = "sa"},
+      k8s::WatchEventType::kAdded);
+  Pod({.namespace_name = "team-c",
+       .name = "web",
+       .ip = "10.0.3.2",
+       .annotations = {{kRoleKey, "app"}}},
+      k8s::WatchEventType::kAdded);
+  EXPECT_THAT(registry2_.Render(), HasSubstr("podiam_agent_pods_tracked 1\n"));
+  EXPECT_FALSE(server.Find("10.0.3.1"));  // not kept
+  EXPECT_EQ(server.Find("10.0.3.2")->pod_name, "web");
+
+  auto plain = server.Pod("team-c", "plain");
+  ASSERT_TRUE(plain);
+  ASSERT_TRUE(plain->caller);  // decided now
+  EXPECT_EQ(plain->caller->decision.outcome, identity::Outcome::kNoRole);
+  EXPECT_EQ(plain->caller->pod_uid, "uid-plain");
+  EXPECT_FALSE(server.Pod("team-c", "plain", "uid-of-another-plain"));
+
+  // Updates of a role-less pod say nothing new: one no_role decision reported, not three.
+  Pod({.namespace_name = "team-c", .name = "plain", .ip = "10.0.3.1", .service_account = "sa"});
+  Pod({.namespace_name = "team-c", .name = "plain", .ip = "10.0.3.1", .service_account = "sa"});
+  EXPECT_THAT(registry2_.Render(),
+              HasSubstr("podiam_agent_role_decisions_total{outcome=\"no_role\"} 1\n"));
+
+  // Its ServiceAccount gains a role: kept, prefetched, and back to "no role" when it goes.
+  k8s::Json sa = {{"apiVersion", "v1"},
+                  {"kind", "ServiceAccount"},
+                  {"metadata",
+                   {{"name", "sa"},
+                    {"namespace", "team-c"},
+                    {"uid", "sa-uid"},
+                    {"resourceVersion", "901"},
+                    {"annotations", {{kRoleKey, "reader"}}}}}};
+  accounts_.Event(k8s::WatchEventType::kAdded, k8s::Json(sa));
+  ASSERT_TRUE(server.Find("10.0.3.1"));
+  EXPECT_EQ(server.Pod("team-c", "plain")->caller->decision.role->name, "reader");
+  EXPECT_THAT(registry2_.Render(), HasSubstr("podiam_agent_pods_tracked 2\n"));
+  sa["metadata"]["annotations"] = k8s::Json::object();
+  sa["metadata"]["resourceVersion"] = "902";
+  accounts_.Event(k8s::WatchEventType::kModified, std::move(sa));
+  EXPECT_FALSE(server.Find("10.0.3.1"));
+  EXPECT_EQ(server.Pod("team-c", "plain")->caller->decision.outcome, identity::Outcome::kNoRole);
+  EXPECT_THAT(registry2_.Render(), HasSubstr("podiam_agent_pods_tracked 1\n"));
+}
+
 }  // namespace
 }  // namespace podiam::callers

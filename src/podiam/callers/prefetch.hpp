@@ -3,11 +3,17 @@
 // Release()s them when it goes or its request changes. Only a change of CredentialKey counts:
 // re-deciding a pod to the same request leaves the broker alone.
 //
+// A `hook` replaces the broker's Retain/Release (the server's OwnedPrefetch retains only the keys
+// its replica owns, docs/server.md "High availability and sharding"); it gets the same calls.
+//
 // Thread-safety: as the broker's; callers serialise changes of one pod.
 //
 //   callers::Prefetch prefetch(broker);
 //   prefetch.Change(old_spec, new_spec);  // either may be null
 #pragma once
+
+#include <functional>
+#include <utility>
 
 #include "podiam/creds/credential_broker.hpp"
 
@@ -15,13 +21,19 @@ namespace podiam::callers {
 
 class Prefetch {
  public:
-  explicit Prefetch(creds::CredentialBroker& broker) : broker_(broker) {}
+  using Hook = std::function<void(const creds::CredentialSpec*, const creds::CredentialSpec*)>;
+  explicit Prefetch(creds::CredentialBroker& broker, Hook hook = {})
+      : broker_(broker), hook_(std::move(hook)) {}
 
   // A pod's request went from `before` to `after` (null: none).
   void Change(const creds::CredentialSpec* before, const creds::CredentialSpec* after) {
     bool same =
         (before == nullptr || after == nullptr) ? before == after : before->key == after->key;
     if (same) {
+      return;
+    }
+    if (hook_) {
+      hook_(before, after);
       return;
     }
     if (after != nullptr) {
@@ -34,6 +46,7 @@ class Prefetch {
 
  private:
   creds::CredentialBroker& broker_;
+  Hook hook_;
 };
 
 }  // namespace podiam::callers

@@ -140,7 +140,7 @@ std::shared_ptr<const aws::Credentials> CredentialBroker::Cached(const Credentia
 }
 
 Result<aws::Credentials> CredentialBroker::Get(const CredentialSpec& spec,
-                                               Clock::SteadyTime deadline) {
+                                               Clock::SteadyTime deadline, bool fresh) {
   Lock lock(mu_);
   if (stopping_) {
     metrics_.misses_get.Inc();
@@ -166,6 +166,9 @@ Result<aws::Credentials> CredentialBroker::Get(const CredentialSpec& spec,
     WaiterGuard& operator=(const WaiterGuard&) = delete;
   } guard(*this, *entry);
 
+  if (fresh) {
+    AwaitRefreshLocked(lock, entry, deadline);
+  }
   std::uint64_t awaited = 0;  // ticket of the fetch this call waits for; 0 before it has one
   bool missed = false;
   for (;;) {
@@ -203,14 +206,8 @@ Result<aws::Credentials> CredentialBroker::Get(const CredentialSpec& spec,
                                 WholeMillis(entry->blocked_until - steady)),
                     last.upstream_code(), last.retryable()));
         }
-        EnqueueLocked(entry, FetchReason::kMiss, /*foreground=*/true);
-      } else if (entry->fetch == Entry::Fetch::kQueued && !entry->foreground) {
-        // A background fetch is queued: let it jump the queue instead of queuing a second one.
-        entry->foreground = true;
-        foreground_.push_back({entry, entry->ticket});
-        work_cv_.notify_one();
       }
-      awaited = entry->ticket;
+      awaited = StartOrJoinLocked(entry, FetchReason::kMiss);
     }
     if (steady >= deadline) {
       return GetErrorLocked(
@@ -224,6 +221,38 @@ Result<aws::Credentials> CredentialBroker::Get(const CredentialSpec& spec,
     // Stop(); otherwise by the deadline itself in real time.
     done_cv_.wait_for(lock, deadline - steady);
     steady = clock_.SteadyNow();
+  }
+}
+
+std::uint64_t CredentialBroker::StartOrJoinLocked(const std::shared_ptr<Entry>& entry,
+                                                  FetchReason reason) {
+  if (entry->fetch == Entry::Fetch::kIdle) {
+    EnqueueLocked(entry, reason, /*foreground=*/true);
+  } else if (entry->fetch == Entry::Fetch::kQueued && !entry->foreground) {
+    // A background fetch is queued: let it jump the queue instead of queuing a second one.
+    entry->foreground = true;
+    foreground_.push_back({entry, entry->ticket});
+    work_cv_.notify_one();
+  }
+  return entry->ticket;
+}
+
+void CredentialBroker::AwaitRefreshLocked(Lock& lock, const std::shared_ptr<Entry>& entry,
+                                          Clock::SteadyTime deadline) {
+  std::uint64_t awaited = 0;
+  while (!stopping_ && entry->Servable(clock_.Now()) && clock_.Now() >= entry->refresh_at &&
+         clock_.SteadyNow() < deadline) {
+    if (awaited != 0 && entry->completed_ticket >= awaited) {
+      return;  // refreshed, or failed: the caller serves what is servable now
+    }
+    if (awaited == 0) {
+      if (entry->fetch == Entry::Fetch::kIdle && entry->last_error &&
+          clock_.SteadyNow() < entry->blocked_until) {
+        return;  // a refresh failed and backs off: serve the previous credentials meanwhile
+      }
+      awaited = StartOrJoinLocked(entry, FetchReason::kRefresh);
+    }
+    done_cv_.wait_for(lock, deadline - clock_.SteadyNow());
   }
 }
 
@@ -496,24 +525,6 @@ std::optional<CredentialBroker::FetchOutcome> CredentialBroker::CompleteLocked(
                                .serving_previous = serving,
                                .retry_in_ms = WholeMillis(entry.retry_at - steady)});
   return outcome;
-}
-
-void CredentialBroker::LogOutcome(const FetchOutcome& o) const {
-  if (o.ok) {
-    log_.Debug("credentials fetched", {{"role", o.role},
-                                       {"session", o.session},
-                                       {"reason", o.reason},
-                                       {"expires", o.expires},
-                                       {"refresh_at", o.refresh_at}});
-    return;
-  }
-  log_.Warn("credential fetch failed", {{"role", o.role},
-                                        {"session", o.session},
-                                        {"reason", o.reason},
-                                        {"error", o.error},
-                                        {"failures", o.failures},
-                                        {"serving_previous", o.serving_previous},
-                                        {"retry_in_ms", o.retry_in_ms}});
 }
 
 std::chrono::nanoseconds CredentialBroker::RunDueLocked() {

@@ -124,7 +124,13 @@ class CredentialBroker {
   //     or negative-cached (non-retryable ones, for negative_ttl);
   //   - kDeadlineExceeded when the deadline passes first (the fetch goes on and is cached);
   //   - kUnavailable after Stop().
-  Result<aws::Credentials> Get(const CredentialSpec& spec, Clock::SteadyTime deadline);
+  // With `fresh`, credentials inside their refresh window (past refresh_at) are refreshed first:
+  // the entry's refresh is started now (or joined, single-flight) and awaited up to `deadline`;
+  // if it fails or is late, the still-servable credentials are returned. For a podiam server
+  // replica answering a peer whose copy ran out (docs/server.md, "High availability and
+  // sharding"): the peer must not get credentials about to run out again.
+  Result<aws::Credentials> Get(const CredentialSpec& spec, Clock::SteadyTime deadline,
+                               bool fresh = false);
 
   // A pod using `spec` appeared: count it, and fetch in the background if nothing is cached or
   // in flight. Re-retaining updates the tags and other non-key fields used for later calls.
@@ -173,6 +179,11 @@ class CredentialBroker {
   std::shared_ptr<Entry> FindOrCreateLocked(const CredentialSpec& spec, Clock::SteadyTime now);
   void DropLocked(EntryMap::iterator it, std::string_view why);
   void EnqueueLocked(const std::shared_ptr<Entry>& entry, FetchReason reason, bool foreground);
+  // Queues a foreground fetch, or promotes the queued background one; returns its ticket.
+  std::uint64_t StartOrJoinLocked(const std::shared_ptr<Entry>& entry, FetchReason reason);
+  // Get(fresh): while the entry is servable but due for a refresh, start or join it and wait.
+  void AwaitRefreshLocked(Lock& lock, const std::shared_ptr<Entry>& entry,
+                          Clock::SteadyTime deadline);
   // What a finished call is logged with, gathered under the lock and written after it.
   struct FetchOutcome {
     bool ok = false;

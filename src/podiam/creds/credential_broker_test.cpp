@@ -266,6 +266,39 @@ TEST_F(CredentialBrokerTest, RefreshHappensAtExpiryMinusRefreshBeforeMinusJitter
   EXPECT_EQ(creds->expiration, clock_.Now() + hours(1));
 }
 
+TEST_F(CredentialBrokerTest, FreshGetRefreshesCredentialsInsideTheRefreshWindowOnce) {
+  Make();
+  broker_->Retain(Spec());
+  ASSERT_TRUE(broker_->AwaitIdle(kWait));
+  // Before the refresh time: fresh or not, the cached credentials, no call.
+  auto early = broker_->Get(Spec(), Deadline(), /*fresh=*/true);
+  ASSERT_TRUE(early.has_value());
+  EXPECT_EQ(early->access_key_id, "ASIAFAKE100001");
+  EXPECT_EQ(sts_.AssumeRoleCalls(), 1);
+  // Inside the refresh window, before the ticker ran: a plain Get serves the old ones, a fresh
+  // one makes the entry's refresh now and gets its result.
+  clock_.Advance(minutes(31));
+  EXPECT_EQ(broker_->Get(Spec(), Deadline())->access_key_id, "ASIAFAKE100001");
+  auto fresh = broker_->Get(Spec(), Deadline(), /*fresh=*/true);
+  ASSERT_TRUE(fresh.has_value());
+  EXPECT_EQ(fresh->access_key_id, "ASIAFAKE100002");
+  EXPECT_EQ(fresh->expiration, clock_.Now() + hours(1));
+  EXPECT_EQ(Fetches("refresh", "ok"), 1);
+  // That was the entry's refresh: the ticker does not make another.
+  TickAndSettle();
+  EXPECT_EQ(sts_.AssumeRoleCalls(), 2);
+  // A failing refresh: the still-servable credentials, not an error.
+  clock_.Advance(minutes(31));
+  sts_.Fail(StsDown());
+  auto kept = broker_->Get(Spec(), Deadline(), /*fresh=*/true);
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->access_key_id, "ASIAFAKE100002");
+  EXPECT_EQ(sts_.AssumeRoleCalls(), 3);
+  // Backing off after it: served at once without another call.
+  EXPECT_TRUE(broker_->Get(Spec(), Deadline(), /*fresh=*/true).has_value());
+  EXPECT_EQ(sts_.AssumeRoleCalls(), 3);
+}
+
 TEST_F(CredentialBrokerTest, JitterSpreadsRefreshesOfEntriesMadeTogether) {
   Make();
   random_.set_value(0.0);
