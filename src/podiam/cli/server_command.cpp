@@ -66,6 +66,61 @@ std::string IgnoredWarning(const std::string& flag) {
       flag);
 }
 
+constexpr const char* kSharding = "High availability and sharding";
+
+void AddServerShardingFlags(CLI::App& sub, ServerConfig& c) {
+  AddChoice(sub, "--sharding", c.sharding, {{"on", true}, {"off", false}},
+            "Share the prefetch among replicas by Lease membership and rendezvous hashing (off: "
+            "every replica prefetches every pod)")
+      ->group(kSharding);
+  AddFlag(sub, "--identity", c.identity,
+          "This replica's name in the group (default $POD_NAME, else the host name)")
+      ->group(kSharding);
+  AddFlag(sub, "--membership-namespace", c.membership_namespace,
+          "Namespace of the replicas' Leases (default $POD_NAMESPACE, else kube-system)")
+      ->group(kSharding);
+  AddFlag(sub, "--membership-lease-prefix", c.membership_lease_prefix,
+          "Lease name prefix and server-group label value (Lease <prefix>-<identity>)")
+      ->capture_default_str()
+      ->group(kSharding);
+  AddDuration(sub, "--membership-lease-duration", c.membership_lease_duration,
+              "A replica whose Lease is not renewed for this long is gone")
+      ->group(kSharding);
+  AddDuration(sub, "--membership-renew-period", c.membership_renew_period,
+              "How often a replica renews its Lease")
+      ->group(kSharding);
+  AddFlag(sub, "--peer-url", c.peer_url,
+          "https URL peers reach this replica at (default https://$POD_IP:<--listen port>)")
+      ->group(kSharding);
+  AddFlag(sub, "--peer-ca", c.peer_ca,
+          "PEM CA bundle that signed the peers' serving certificates (default: --ca if set, else "
+          "the system's trust store)")
+      ->group(kSharding);
+  AddFlag(sub, "--peer-tls-server-name", c.peer_tls_server_name,
+          "Verify peers' certificates for this name (e.g. podiam-server.kube-system.svc) "
+          "instead of the peer URL's host (default: the host)")
+      ->group(kSharding);
+  AddFlag(sub, "--peer-token-file", c.peer_token_file,
+          "This replica's projected ServiceAccount token (audience podiam-server) for peer "
+          "requests, read on every request")
+      ->capture_default_str()
+      ->group(kSharding);
+  AddFlag(sub, "--peer-service-account", c.peer_service_accounts,
+          "NAMESPACE:NAME of a ServiceAccount whose tokens are server replicas (repeatable)")
+      ->capture_default_str()
+      ->group(kSharding);
+}
+
+Result<void> CheckNamespaceName(const char* flag, const std::string& account) {
+  auto colon = account.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == account.size() ||
+      account.find(':', colon + 1) != std::string::npos) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{} must be NAMESPACE:NAME, got '{}'", flag, account));
+  }
+  return {};
+}
+
 }  // namespace
 
 std::function<Result<SubcommandInvocation>()> AddServerCommand(CLI::App& sub,
@@ -105,6 +160,7 @@ std::function<Result<SubcommandInvocation>()> AddServerCommand(CLI::App& sub,
           "any pod; for migration only)")
       ->group(kGroup);
   AddFlag(sub, "--threads", c.threads, "HTTPS I/O threads")->capture_default_str()->group(kGroup);
+  AddServerShardingFlags(sub, c);
 
   // kiam server's names.
   sub.add_option("--bind", c.listen, "kiam: --listen")->group(kKiam)->excludes(listen);
@@ -204,13 +260,23 @@ Result<void> CheckServerConfig(const ServerConfig& c) {
     return MakeError(ErrorCode::kInvalidArgument, "--token-audience: at least one is needed");
   }
   for (const auto& account : c.agent_service_accounts) {
-    auto colon = account.find(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == account.size() ||
-        account.find(':', colon + 1) != std::string::npos) {
-      return MakeError(
-          ErrorCode::kInvalidArgument,
-          fmt::format("--agent-service-account must be NAMESPACE:NAME, got '{}'", account));
+    if (auto ok = CheckNamespaceName("--agent-service-account", account); !ok) {
+      return ok;
     }
+  }
+  for (const auto& account : c.peer_service_accounts) {
+    if (auto ok = CheckNamespaceName("--peer-service-account", account); !ok) {
+      return ok;
+    }
+  }
+  if (c.membership_renew_period.count() < 1 ||
+      c.membership_lease_duration <= c.membership_renew_period) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "--membership-renew-period must be at least 1s and shorter than "
+                     "--membership-lease-duration");
+  }
+  if (!c.peer_url.empty() && !c.peer_url.starts_with("https://")) {
+    return MakeError(ErrorCode::kInvalidArgument, "--peer-url must be an https:// URL");
   }
   if (c.threads < 1 || c.threads > 64) {
     return MakeError(ErrorCode::kInvalidArgument, "--threads must be between 1 and 64");

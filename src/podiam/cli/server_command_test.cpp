@@ -38,6 +38,44 @@ TEST(ServerCommandTest, DefaultsAndOwnFlags) {
   EXPECT_EQ(Config(o).roles.default_role, "app");
 }
 
+TEST(ServerCommandTest, ShardingFlags) {
+  auto r = ParseAndCheck({"podiam", "server", "--cert=/c", "--key=/k"});
+  ASSERT_FALSE(r.exit_code) << r.stderr_text;
+  const auto& d = Config(r);
+  EXPECT_TRUE(d.sharding);
+  EXPECT_EQ(d.identity, "");
+  EXPECT_EQ(d.membership_namespace, "");
+  EXPECT_EQ(d.membership_lease_prefix, "podiam-server");
+  EXPECT_EQ(d.membership_lease_duration, std::chrono::seconds(15));
+  EXPECT_EQ(d.membership_renew_period, std::chrono::seconds(5));
+  EXPECT_EQ(d.peer_token_file, "/var/run/secrets/podiam/server/token");
+  EXPECT_THAT(d.peer_service_accounts, ElementsAre("kube-system:podiam-server"));
+
+  auto o = ParseAndCheck({"podiam", "server", "--cert=/c", "--key=/k", "--sharding=off",
+                          "--identity=pod-0", "--membership-namespace=podiam",
+                          "--membership-lease-prefix=srv", "--membership-lease-duration=20s",
+                          "--membership-renew-period=4s", "--peer-url=https://10.0.0.1:8443",
+                          "--peer-ca=/pca", "--peer-token-file=/t", "--peer-service-account=a:b"});
+  ASSERT_FALSE(o.exit_code) << o.stderr_text;
+  const auto& c = Config(o);
+  EXPECT_FALSE(c.sharding);
+  EXPECT_EQ(c.identity, "pod-0");
+  EXPECT_EQ(c.membership_namespace, "podiam");
+  EXPECT_EQ(c.membership_lease_prefix, "srv");
+  EXPECT_EQ(c.membership_lease_duration, std::chrono::seconds(20));
+  EXPECT_EQ(c.membership_renew_period, std::chrono::seconds(4));
+  EXPECT_EQ(c.peer_url, "https://10.0.0.1:8443");
+  EXPECT_EQ(c.peer_ca, "/pca");
+  EXPECT_EQ(c.peer_token_file, "/t");
+  EXPECT_THAT(c.peer_service_accounts, ElementsAre("a:b"));
+
+  for (const char* bad : {"--sharding=maybe", "--peer-service-account=nocolon",
+                          "--membership-renew-period=15s", "--peer-url=http://x:1"}) {
+    auto b = ParseAndCheck({"podiam", "server", "--cert=/c", "--key=/k", bad});
+    EXPECT_EQ(b.exit_code, 2) << bad;
+  }
+}
+
 TEST(ServerCommandTest, CertAndKeyAreRequired) {
   auto r = ParseAndCheck({"podiam", "server"});
   EXPECT_EQ(r.exit_code, kExitUsage);

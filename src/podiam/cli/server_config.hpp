@@ -4,6 +4,7 @@
 // Thread-safety: plain data.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,20 @@ struct ServerConfig {
   std::vector<std::string> agent_service_accounts = {"kube-system:podiam-agent"};
   bool allow_unbound_agents = false;  // --allow-unbound-agents
   int threads = 2;                    // --threads: HTTPS I/O threads
+  // High availability and sharding (docs/server.md): Lease membership, owned-key prefetch, peers.
+  bool sharding = true;              // --sharding on|off
+  std::string identity;              // --identity; "": $POD_NAME, else $HOSTNAME
+  std::string membership_namespace;  // --membership-namespace; "": $POD_NAMESPACE, else kube-system
+  std::string membership_lease_prefix = "podiam-server";  // --membership-lease-prefix
+  std::chrono::seconds membership_lease_duration{15};     // --membership-lease-duration
+  std::chrono::seconds membership_renew_period{5};        // --membership-renew-period
+  std::string peer_url;  // --peer-url; "": https://$POD_IP:<--listen port>
+  std::string peer_ca;   // --peer-ca; "": --ca when set, else the system's trust store
+  // --peer-tls-server-name: the name peers' certificates are verified for; "": the URL's host.
+  std::string peer_tls_server_name;
+  std::string peer_token_file = "/var/run/secrets/podiam/server/token";  // --peer-token-file
+  // --peer-service-account NS:NAME (repeatable): whose tokens are replicas.
+  std::vector<std::string> peer_service_accounts = {"kube-system:podiam-server"};
   // Warnings for kiam server flags accepted but not honoured; logged once at start-up.
   std::vector<std::string> compat_warnings;
 };

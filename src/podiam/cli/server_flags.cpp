@@ -59,7 +59,7 @@ void Translate(const KiamServerFlags& k, AgentConfig& c) {
         " for pods' credentials (server mode, docs/agent.md); kiam's server does not speak its "
         "protocol, so run podiam server there, or drop --server-address to call STS directly");
   }
-  const bool server = !s.urls.empty();
+  const bool server = s.enabled();
   std::string ignored;
   for (auto [target, podiam, podiam_name, value, kiam, kiam_name] :
        {std::tuple{&s.cert_file, k.podiam_cert, "--server-cert", &k.cert, k.cert_option, "--cert"},
@@ -91,6 +91,11 @@ void AddServerFlags(CLI::App& agent, AgentConfig& config) {
               "repeated; tried in order, with fail-over) instead of calling STS")
           ->group(group)
           ->delimiter(',');
+  AddFlag(agent, "--server-service", s.service,
+          "podiam server's Service as NAMESPACE/NAME[:PORT] (PORT a name or number; default the "
+          "port named https, or the only one): its ready endpoints (EndpointSlices) are tried "
+          "after the --server URLs, their certificates checked for NAME.NAMESPACE.svc")
+      ->group(group);
   k->podiam_ca = AddFlag(agent, "--server-ca", s.ca_file,
                          "PEM CA bundle that signed podiam server's certificate (default: the "
                          "system's trust store)")
@@ -119,18 +124,26 @@ void AddServerFlags(CLI::App& agent, AgentConfig& config) {
 }
 
 Result<void> CheckServerFlags(const ServerSourceFlags& flags) {
-  if (flags.urls.empty()) {
+  if (!flags.enabled()) {
     for (const auto& [value, name] :
          {std::pair{&flags.ca_file, "--server-ca"}, std::pair{&flags.cert_file, "--server-cert"},
           std::pair{&flags.key_file, "--server-key"}}) {
       if (!value->empty()) {
-        return MakeError(ErrorCode::kInvalidArgument, std::string(name) + " needs --server");
+        return MakeError(ErrorCode::kInvalidArgument,
+                         std::string(name) + " needs --server or --server-service");
       }
     }
     return {};
   }
-  if (auto urls = serverclient::ParseServerUrls(flags.urls); !urls) {
-    return tl::unexpected(urls.error());
+  if (!flags.urls.empty()) {
+    if (auto urls = serverclient::ParseServerUrls(flags.urls); !urls) {
+      return tl::unexpected(urls.error());
+    }
+  }
+  if (!flags.service.empty()) {
+    if (auto service = serverclient::ParseServiceRef(flags.service); !service) {
+      return tl::unexpected(service.error());
+    }
   }
   if (flags.cert_file.empty() != flags.key_file.empty()) {
     return MakeError(ErrorCode::kInvalidArgument,

@@ -60,6 +60,19 @@ TEST(ServerFlagsTest, ServerUrlsCommaSeparatedAndRepeated) {
   EXPECT_THAT(WarningsOf(r), IsEmpty());
 }
 
+TEST(ServerFlagsTest, ServerServiceAloneOrWithUrlsSelectsServerMode) {
+  auto r = Agent({"--server-service=kube-system/podiam-server", "--server-ca=/ca.pem"});
+  ASSERT_FALSE(r.exit_code) << r.stderr_text;
+  EXPECT_EQ(ServerOf(r).service, "kube-system/podiam-server");
+  EXPECT_TRUE(ServerOf(r).enabled());
+  EXPECT_THAT(ServerOf(r).urls, IsEmpty());
+  r = Agent({"--server=https://a", "--server-service=kube-system/podiam-server:https"});
+  ASSERT_FALSE(r.exit_code) << r.stderr_text;
+  EXPECT_EQ(ServerOf(r).service, "kube-system/podiam-server:https");
+  ExpectUsageError({"--server-service=podiam-server"}, "--server-service podiam-server");
+  ExpectUsageError({"--server-service=ns/svc:0"}, "port out of range");
+}
+
 TEST(ServerFlagsTest, FromTheEnvironment) {
   ::setenv("PODIAM_SERVER", "https://a:8443,https://b:8443", 1);  // NOLINT(concurrency-mt-unsafe)
   auto r = Agent({});

@@ -22,7 +22,7 @@ struct RefusalInfo {
   std::string_view code;
 };
 
-constexpr std::array<RefusalInfo, 14> kRefusals = {{
+constexpr std::array<RefusalInfo, 16> kRefusals = {{
     {Refusal::kUnauthorized, 401, "Unauthorized"},
     {Refusal::kNotAnAgent, 403, "NotAnAgent"},
     {Refusal::kNoNodeBinding, 403, "NoNodeBinding"},
@@ -37,6 +37,8 @@ constexpr std::array<RefusalInfo, 14> kRefusals = {{
     {Refusal::kUnavailable, 503, "Unavailable"},
     {Refusal::kNotFound, 404, "NotFound"},
     {Refusal::kMethodNotAllowed, 405, "MethodNotAllowed"},
+    {Refusal::kNotAPeer, 403, "NotAPeer"},
+    {Refusal::kNotOwner, 503, "NotOwner"},
 }};
 
 const RefusalInfo& Info(Refusal refusal) {

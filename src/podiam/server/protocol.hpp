@@ -62,6 +62,9 @@ enum class Refusal {
   kUnavailable,             // 503: not synced yet, apiserver unreachable, busy: retry
   kNotFound,                // 404: another path
   kMethodNotAllowed,        // 405
+  // The peer protocol (peer_protocol.hpp):
+  kNotAPeer,  // 403: the token is not an allowed server replica's
+  kNotOwner,  // 503: this replica does not own the key (membership views differ for a moment)
 };
 
 int RefusalStatus(Refusal refusal);
