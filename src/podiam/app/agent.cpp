@@ -86,6 +86,7 @@ int RunAgent(const cli::GlobalConfig& /*global*/, const cli::AgentConfig& c) {
   if (!kube) {
     return fail("kubernetes", kube.error());
   }
+  (*source)->WatchService(**kube);  // --server-service: the server's EndpointSlices
   NodeCallers callers(**kube, *policy_options, broker, **addresses, clock, ops.registry(), node, c);
   auto imds = PodImds::Create(callers.directory(), broker, *node_imds.client, random, clock,
                               ops.registry(), c.imds);

@@ -1,5 +1,7 @@
 #include "podiam/app/agent_credentials.hpp"
 
+#include <optional>
+
 #include "podiam/identity/session_name.hpp"
 #include "podiam/serverclient/endpoints.hpp"
 
@@ -16,7 +18,7 @@ Result<std::unique_ptr<AgentCredentials>> AgentCredentials::Create(const AwsStac
                                                                    aws::InstanceMetadata* node_imds,
                                                                    const std::string& node) {
   std::unique_ptr<AgentCredentials> out(new AgentCredentials());
-  if (config.server.urls.empty() && config.vault.credential_source == "vault") {
+  if (!config.server.enabled() && config.vault.credential_source == "vault") {
     auto vault = VaultStack::Create(config.vault, deps.clock, deps.registry);
     if (!vault) {
       return tl::unexpected(vault.error().Wrap("vault"));
@@ -26,7 +28,7 @@ Result<std::unique_ptr<AgentCredentials>> AgentCredentials::Create(const AwsStac
     out->source_ = &out->vault_->source();
     return out;
   }
-  if (config.server.urls.empty()) {
+  if (!config.server.enabled()) {
     auto aws = AwsStack::Create(deps, config.aws, node_imds,
                                 identity::SanitizeSessionName("podiam-agent-" + node));
     if (!aws) {
@@ -37,9 +39,20 @@ Result<std::unique_ptr<AgentCredentials>> AgentCredentials::Create(const AwsStac
     out->source_ = out->sts_source_.get();
     return out;
   }
-  auto urls = serverclient::ParseServerUrls(config.server.urls);
+  Result<std::vector<std::string>> urls = std::vector<std::string>{};
+  if (!config.server.urls.empty()) {
+    urls = serverclient::ParseServerUrls(config.server.urls);
+  }
   if (!urls) {
     return tl::unexpected(urls.error());
+  }
+  std::optional<serverclient::ServiceRef> service;
+  if (!config.server.service.empty()) {
+    auto ref = serverclient::ParseServiceRef(config.server.service);
+    if (!ref) {
+      return tl::unexpected(ref.error());
+    }
+    service = std::move(*ref);
   }
   auto http = transport::BeastHttpClient::Create({.ca_file = config.server.ca_file,
                                                   .client_cert_file = config.server.cert_file,
@@ -57,8 +70,17 @@ Result<std::unique_ptr<AgentCredentials>> AgentCredentials::Create(const AwsStac
                                      .clock = deps.clock,
                                      .random = deps.random,
                                      .registry = deps.registry},
-      serverclient::ServerSourceOptions{.urls = std::move(*urls)});
+      serverclient::ServerSourceOptions{
+          .urls = std::move(*urls),
+          .discovered_tls_name = service ? service->DnsName() : std::string()});
   out->source_ = out->server_.get();
+  if (service) {
+    out->service_ = std::make_unique<serverdiscovery::ServiceEndpoints>(
+        *service, [server = out->server_.get()](const std::vector<std::string>& found) {
+          server->SetDiscovered(found);
+        });
+    out->service_name_ = config.server.service;
+  }
   return out;
 }
 
@@ -90,7 +112,16 @@ std::string AgentCredentials::Describe() const {
   for (const auto& url : server_->urls()) {
     out += " " + url;
   }
+  if (service_) {
+    out += " service " + service_name_;
+  }
   return out;
+}
+
+void AgentCredentials::WatchService(KubeStack& kube) {
+  if (service_) {
+    kube.Watch(service_->cache(), service_->InformerOptions());
+  }
 }
 
 void AgentCredentials::Start() {

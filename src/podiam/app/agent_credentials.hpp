@@ -1,8 +1,10 @@
 // Where `podiam agent` gets pods' credentials (the broker's creds::CredentialSource):
 //   - default: STS with podiam's own AWS credentials (AwsStack; readiness = GetCallerIdentity
 //     works);
-//   - `--server URL[,URL…]` (server mode, docs/agent.md): a podiam server over HTTPS
-//     (serverclient::ServerSource). No AwsStack is made: the node needs no AWS permissions.
+//   - `--server URL[,URL…]` and/or `--server-service NS/NAME[:PORT]` (server mode,
+//     docs/agent.md): a podiam server over HTTPS (serverclient::ServerSource), the Service's
+//     ready endpoints watched by WatchService(). No AwsStack is made: the node needs no AWS
+//     permissions.
 //     Readiness = some server has answered (GET /readyz, retried every 5 s until one does, or
 //     any answer to a credentials request).
 //   - `--credential-source vault` (docs/vault.md): Vault's AWS secrets engine (VaultStack). No
@@ -20,11 +22,13 @@
 #include <string>
 
 #include "podiam/app/aws_stack.hpp"
+#include "podiam/app/kube_stack.hpp"
 #include "podiam/app/vault_stack.hpp"
 #include "podiam/base/loop_thread.hpp"
 #include "podiam/cli/config.hpp"
 #include "podiam/creds/credential_source.hpp"
 #include "podiam/serverclient/server_source.hpp"
+#include "podiam/serverdiscovery/endpoint_slices.hpp"
 #include "podiam/transport/http_client.hpp"
 
 namespace podiam::app {
@@ -47,6 +51,9 @@ class AgentCredentials {
   // For the "agent started" line: "sts <endpoint>", "podiam server <urls>" or "vault <addr>".
   [[nodiscard]] std::string Describe() const;
 
+  // With --server-service: registers the EndpointSlice informer (call before kube.Start()).
+  void WatchService(KubeStack& kube);
+
   void Start();
   // Call after the broker has stopped: with --vault-revoke-on-shutdown it revokes leases.
   void Stop();
@@ -59,6 +66,8 @@ class AgentCredentials {
   std::unique_ptr<transport::BeastHttpClient> server_http_;
   std::unique_ptr<serverclient::FileToken> token_;
   std::unique_ptr<serverclient::ServerSource> server_;
+  std::unique_ptr<serverdiscovery::ServiceEndpoints> service_;
+  std::string service_name_;
   LoopThread ping_;
 
   std::unique_ptr<VaultStack> vault_;  // Vault mode

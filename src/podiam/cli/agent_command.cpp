@@ -39,7 +39,7 @@ Result<void> CheckAgentConfig(const AgentConfig& c) {
       return check;
     }
   }
-  if (!c.server.urls.empty() && c.vault.credential_source == "vault") {
+  if (c.server.enabled() && c.vault.credential_source == "vault") {
     return tl::unexpected(
         Error{ErrorCode::kInvalidArgument,
               "--server and --credential-source vault exclude each other: in server mode the "

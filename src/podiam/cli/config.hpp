@@ -106,6 +106,10 @@ struct ServerSourceFlags {
   std::string token_file = "/var/run/secrets/podiam/server/token";  // --server-token-file
   std::string cert_file;                                            // --server-cert (mTLS)
   std::string key_file;                                             // --server-key
+  // --server-service NAMESPACE/NAME[:PORT]: also the Service's ready endpoints (EndpointSlices)
+  std::string service;
+  // Server mode: --server or --server-service given.
+  [[nodiscard]] bool enabled() const { return !urls.empty() || !service.empty(); }
 };
 
 // `podiam agent`: kube2iam's flag names where they exist (docs/agent.md has the migration table).

@@ -25,6 +25,12 @@ Resource TokenReviews() {
           .namespaced = false,
           .kind = "TokenReview"};
 }
+Resource EndpointSlices() {
+  return {.group = "discovery.k8s.io",
+          .version = "v1",
+          .plural = "endpointslices",
+          .kind = "EndpointSlice"};
+}
 Resource Roles() {
   return {.group = "rbac.authorization.k8s.io", .version = "v1", .plural = "roles", .kind = "Role"};
 }

@@ -40,6 +40,7 @@ Resource TokenReviews();
 Resource Roles();
 Resource RoleBindings();
 Resource CustomResourceDefinitions();
+Resource EndpointSlices();  // discovery.k8s.io/v1
 }  // namespace resources
 
 // The URL path of a collection (name empty) or an object, optionally a subresource of it.

@@ -66,5 +66,61 @@ TEST(EndpointsTest, BacksOffPerUrlWithJitterAndRecovers) {
   EXPECT_EQ(e.Failed("https://unknown"), 0);
 }
 
+TEST(EndpointsTest, DiscoveredUrlsComeAfterTheConfiguredOnesAndKeepTheirBackoff) {
+  testing::FakeClock clock;
+  testing::FakeRandom random(0.0);
+  Endpoints e({"https://a"}, clock, random,
+              {.base = milliseconds(1000), .max = milliseconds(4000)});
+  e.SetDiscovered({"https://10.0.0.2:8443", "https://a", "https://10.0.0.1:8443"});
+  EXPECT_THAT(e.All(), ElementsAre("https://a", "https://10.0.0.2:8443", "https://10.0.0.1:8443"));
+  EXPECT_TRUE(e.Discovered("https://10.0.0.1:8443"));
+  EXPECT_FALSE(e.Discovered("https://a"));  // configured wins
+  EXPECT_EQ(e.Failed("https://10.0.0.2:8443"), 1);
+  EXPECT_EQ(e.Failed("https://10.0.0.2:8443"), 2);  // backing off for 1 s now
+  EXPECT_EQ(e.Failed("https://a"), 1);
+  // The slice changes: .2 stays (still backing off, its failure count kept), .1 goes, .3 comes.
+  e.SetDiscovered({"https://10.0.0.3:8443", "https://10.0.0.2:8443"});
+  EXPECT_THAT(e.All(), ElementsAre("https://a", "https://10.0.0.3:8443", "https://10.0.0.2:8443"));
+  EXPECT_THAT(e.Pick(), ElementsAre("https://10.0.0.3:8443"));
+  EXPECT_EQ(e.BackingOff(), 2U);
+  EXPECT_EQ(e.Failed("https://10.0.0.2:8443"), 3);
+  EXPECT_EQ(e.Failed("https://10.0.0.1:8443"), 0);  // gone: ignored
+  EXPECT_FALSE(e.Discovered("https://10.0.0.1:8443"));
+  // A URL that goes and comes back starts afresh.
+  e.SetDiscovered({});
+  EXPECT_THAT(e.All(), ElementsAre("https://a"));
+  EXPECT_EQ(e.BackingOff(), 1U);
+  e.SetDiscovered({"https://10.0.0.2:8443"});
+  EXPECT_EQ(e.Failed("https://10.0.0.2:8443"), 1);
+}
+
+TEST(EndpointsTest, WorksWithOnlyDiscoveredUrls) {
+  testing::FakeClock clock;
+  testing::FakeRandom random(0.0);
+  Endpoints e({}, clock, random, {});
+  EXPECT_TRUE(e.Pick().empty());
+  EXPECT_FALSE(e.NextAvailable());
+  e.SetDiscovered({"https://[fd00::1]:8443"});
+  EXPECT_THAT(e.Pick(), ElementsAre("https://[fd00::1]:8443"));
+}
+
+TEST(ParseServiceRefTest, NamespaceNameAndOptionalPort) {
+  auto ref = ParseServiceRef("kube-system/podiam-server");
+  ASSERT_TRUE(ref) << ref.error().ToString();
+  EXPECT_EQ(ref->namespace_name, "kube-system");
+  EXPECT_EQ(ref->name, "podiam-server");
+  EXPECT_EQ(ref->port, "");
+  EXPECT_EQ(ref->DnsName(), "podiam-server.kube-system.svc");
+  EXPECT_EQ(ParseServiceRef("ns/svc:https")->port, "https");
+  EXPECT_EQ(ParseServiceRef("ns/svc:8443")->port, "8443");
+  for (const char* bad : {"svc", "/svc", "ns/", "ns/svc:", "NS/svc", "ns/svc:0", "ns/svc:70000",
+                          "ns/svc:1234567", "ns/s_c", "ns/svc/x", "ns/-svc", "ns/svc:a b"}) {
+    auto r = ParseServiceRef(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(r.error().message(), HasSubstr("--server-service")) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace podiam::serverclient

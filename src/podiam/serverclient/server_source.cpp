@@ -53,6 +53,17 @@ void ServerSource::MarkOk(const std::string& url) {
   }
 }
 
+void ServerSource::SetDiscovered(const std::vector<std::string>& urls) {
+  endpoints_.SetDiscovered(urls);
+  metrics_.backing_off.Set(static_cast<double>(endpoints_.BackingOff()));
+  log_.Info("podiam server endpoints changed",
+            {{"discovered", urls.size()}, {"servers", endpoints_.All().size()}});
+}
+
+std::string ServerSource::TlsName(const std::string& url) const {
+  return endpoints_.Discovered(url) ? options_.discovered_tls_name : std::string();
+}
+
 Result<aws::AssumeRoleResult> ServerSource::Fetch(const creds::CredentialSpec& spec,
                                                   int /*default_duration_seconds*/) {
   // The server decides the session (duration, tags, external ID) itself; the agent only names
@@ -77,13 +88,19 @@ Result<aws::AssumeRoleResult> ServerSource::Fetch(const creds::CredentialSpec& s
   const Clock::SteadyTime deadline = clock_.SteadyNow() + options_.request_deadline;
 
   std::vector<std::string> urls = endpoints_.Pick();
+  if (urls.empty() && endpoints_.All().empty()) {
+    return MakeError(ErrorCode::kUnavailable,
+                     "no podiam server known: the server's Service has no ready endpoints yet "
+                     "(--server-service)",
+                     {}, /*retryable=*/true);
+  }
   if (urls.empty()) {
     auto next = endpoints_.NextAvailable();
     long long in_ms = next ? duration_cast<milliseconds>(*next - clock_.SteadyNow()).count() : 0LL;
     return MakeError(ErrorCode::kUnavailable,
                      fmt::format("every podiam server ({}) is backing off after failures; the "
                                  "next is tried again in {} ms",
-                                 endpoints_.urls().size(), std::max(in_ms, 0LL)),
+                                 endpoints_.All().size(), std::max(in_ms, 0LL)),
                      {}, /*retryable=*/true);
   }
   std::optional<Error> last;
@@ -103,7 +120,8 @@ Result<aws::AssumeRoleResult> ServerSource::Fetch(const creds::CredentialSpec& s
     http::ClientRequest request{.method = "POST",
                                 .url = url + std::string(kCredentialsPath),
                                 .body = body,
-                                .timeout = std::min(remaining, options_.attempt_timeout)};
+                                .timeout = std::min(remaining, options_.attempt_timeout),
+                                .tls_server_name = TlsName(url)};
     request.headers.Set("Authorization", "Bearer " + *token);
     request.headers.Set("Content-Type", "application/json");
     request.headers.Set("Accept", "application/json");
@@ -158,11 +176,12 @@ Result<aws::AssumeRoleResult> ServerSource::Fetch(const creds::CredentialSpec& s
 
 Result<void> ServerSource::Ping() {
   std::optional<Error> last;
-  for (const std::string& url : endpoints_.urls()) {
+  for (const std::string& url : endpoints_.All()) {
     auto response =
         http_.Send({.method = "GET",
                     .url = url + "/readyz",
-                    .timeout = std::min(options_.attempt_timeout, options_.request_deadline)});
+                    .timeout = std::min(options_.attempt_timeout, options_.request_deadline),
+                    .tls_server_name = TlsName(url)});
     if (response && response->status == 200) {
       answered_.store(true, std::memory_order_relaxed);
       return Ok();

@@ -54,6 +54,9 @@ struct ServerSourceOptions {
   std::chrono::milliseconds request_deadline{10000};  // one Fetch(), all URLs together
   std::chrono::milliseconds attempt_timeout{5000};    // one URL
   BackoffOptions backoff;
+  // The name the certificates of discovered endpoints (SetDiscovered) must carry: the Service's
+  // DNS name (ServiceRef::DnsName()), since the agent connects to the endpoints' IPs.
+  std::string discovered_tls_name;
 };
 
 class ServerSource final : public creds::CredentialSource {
@@ -64,16 +67,22 @@ class ServerSource final : public creds::CredentialSource {
                                       int default_duration_seconds) override;
   [[nodiscard]] std::string_view Name() const override { return "server"; }
 
+  // The ready endpoints of the server's Service changed (`--server-service`): tried after the
+  // configured URLs; backoff kept for those that stay.
+  void SetDiscovered(const std::vector<std::string>& urls);
   // GET /readyz on the URLs in order until one answers 200 (unauthenticated; no token).
   Result<void> Ping();
   // Some server has answered (a Ping(), or any HTTP answer to Fetch()): for /readyz.
   [[nodiscard]] bool Answered() const { return answered_.load(std::memory_order_relaxed); }
+  // The configured URLs (--server).
   [[nodiscard]] const std::vector<std::string>& urls() const { return endpoints_.urls(); }
 
  private:
   // A URL's answer was a failure to move on from.
   void MarkFailed(const std::string& url, const Error& error);
   void MarkOk(const std::string& url);
+  // The certificate name to check for `url` (empty: the URL's host).
+  [[nodiscard]] std::string TlsName(const std::string& url) const;
 
   http::HttpClient& http_;
   TokenSource& token_;

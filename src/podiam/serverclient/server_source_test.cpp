@@ -44,7 +44,7 @@ creds::CredentialSpec Spec(std::string role = kRole) {
 
 class ServerSourceTest : public ::testing::Test {
  protected:
-  void Make(std::vector<std::string> urls = {kA, kB}) {
+  void Make(std::vector<std::string> urls = {kA, kB}, std::string discovered_tls_name = {}) {
     source_.reset();
     registry_ = std::make_unique<metrics::Registry>();
     source_ = std::make_unique<ServerSource>(
@@ -56,7 +56,8 @@ class ServerSourceTest : public ::testing::Test {
         ServerSourceOptions{.urls = std::move(urls),
                             .request_deadline = seconds(10),
                             .attempt_timeout = seconds(4),
-                            .backoff = {.base = seconds(2), .max = seconds(30)}});
+                            .backoff = {.base = seconds(2), .max = seconds(30)},
+                            .discovered_tls_name = std::move(discovered_tls_name)});
   }
 
   std::string OkBody(const std::string& key = "ASIAONE", const std::string& role = kRole,
@@ -117,6 +118,38 @@ TEST_F(ServerSourceTest, PostsThePodAndRoleWithTheBearerToken) {
                 {"namespace", "team-a"}, {"name", "web-1"}, {"uid", "u1"}, {"roleArn", kRole}}));
   EXPECT_TRUE(source_->Answered());
   EXPECT_EQ(Metric("podiam_server_client_requests_total{result=\"ok\"}"), 1);
+}
+
+TEST_F(ServerSourceTest, DiscoveredEndpointsAreTriedAfterTheUrlsAndVerifiedAsTheService) {
+  Make({kA}, "podiam-server.kube-system.svc");
+  source_->SetDiscovered({"https://10.0.0.7:8443", "https://[fd00::7]:8443"});
+  http_->PushError(ErrorCode::kUnavailable, "connection refused", true);  // kA
+  http_->PushError(ErrorCode::kUnavailable, "connection refused", true);  // 10.0.0.7
+  http_->PushResponse(200, OkBody());
+  ASSERT_TRUE(source_->Fetch(Spec(), 3600));
+  auto reqs = http_->requests();
+  ASSERT_EQ(reqs.size(), 3U);
+  EXPECT_EQ(reqs[0].url, std::string(kA) + "/v1/credentials");
+  EXPECT_EQ(reqs[0].tls_server_name, "");  // a configured URL: its own host
+  EXPECT_EQ(reqs[1].url, "https://10.0.0.7:8443/v1/credentials");
+  EXPECT_EQ(reqs[1].tls_server_name, "podiam-server.kube-system.svc");
+  EXPECT_EQ(reqs[2].url, "https://[fd00::7]:8443/v1/credentials");
+  EXPECT_EQ(reqs[2].tls_server_name, "podiam-server.kube-system.svc");
+  EXPECT_EQ(Metric("podiam_server_client_endpoints_backing_off"), 2);
+  // The slice loses 10.0.0.7: the backing-off count follows.
+  source_->SetDiscovered({"https://[fd00::7]:8443"});
+  EXPECT_EQ(Metric("podiam_server_client_endpoints_backing_off"), 1);
+}
+
+TEST_F(ServerSourceTest, NoUrlAndNoEndpointsYetIsUnavailable) {
+  Make({}, "podiam-server.kube-system.svc");
+  auto r = source_->Fetch(Spec(), 3600);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kUnavailable);
+  EXPECT_TRUE(r.error().retryable());
+  EXPECT_THAT(r.error().message(), HasSubstr("no ready endpoints"));
+  EXPECT_TRUE(http_->requests().empty());
+  EXPECT_FALSE(source_->Ping());
 }
 
 TEST_F(ServerSourceTest, ReadsTheTokenOnEveryCall) {
