@@ -5,7 +5,9 @@ is a loopback HTTPS stub (http.server + ssl, a throwaway CA) that speaks protoco
 
 Shown: a pod's unmodified boto3 gets the stub's credentials over IMDS and STS is never called;
 with the stub down the pod keeps getting the cached credentials; of two URLs whose first is down,
-the second serves; the Bearer token file is re-read after kubelet-style rotation."""
+the second serves; the Bearer token file is re-read after kubelet-style rotation; with
+`--server-service` the agent finds the servers in EndpointSlices of the real apiserver, verifies
+them as the Service's DNS name, follows the slice as it changes and fails over within it."""
 
 from __future__ import annotations
 
@@ -17,12 +19,16 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import time
+
 import pytest
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from podiam_testenv.imds_client import namespace, run_pod
+from podiam_testenv import paths
 from podiam_testenv.netns import NODE_IP
 
 pytestmark = pytest.mark.e2e
@@ -38,8 +44,9 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def make_certs(directory: Path) -> tuple[Path, Path, Path]:
-    """A CA and a serving certificate for 127.0.0.1 and the node's address (the relay's)."""
+def make_certs(directory: Path, dns_names: tuple[str, ...] = ()) -> tuple[Path, Path, Path]:
+    """A CA and a serving certificate for 127.0.0.1 and the node's address (the relay's), or,
+    given `dns_names`, for those names only (as a Service's certificate)."""
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (x509.CertificateBuilder().subject_name(_name("podiam server stub CA"))
@@ -56,6 +63,7 @@ def make_certs(directory: Path) -> tuple[Path, Path, Path]:
             .not_valid_before(now - datetime.timedelta(hours=1))
             .not_valid_after(now + datetime.timedelta(days=1))
             .add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName(n) for n in dns_names] if dns_names else
                 [x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                  x509.IPAddress(ipaddress.ip_address(NODE_IP))]), critical=False)
             .sign(ca_key, hashes.SHA256()))
@@ -227,3 +235,113 @@ def test_the_token_file_is_read_again_after_rotation(kube, pods, node, start_age
     run_pod(kube, second, ns, role="app")
     assert boto3_key(second).startswith("ASIASTUB")
     assert stub.requests[-1]["authorization"] == "Bearer agent-token-2"
+
+
+# ---- --server-service: the server's Service endpoints from EndpointSlices ---------------------
+
+SERVICE = "podiam-server"
+
+
+def grant_endpointslices(cluster, ns: str) -> None:
+    """deploy/agent/server-mode's Role and RoleBinding, in `ns` instead of kube-system."""
+    path = paths.REPO / "deploy" / "agent" / "server-mode" / "rbac-endpointslices.yaml"
+    for doc in yaml.safe_load_all(path.read_text()):
+        doc["metadata"]["namespace"] = ns
+        plural = {"Role": "roles", "RoleBinding": "rolebindings"}[doc["kind"]]
+        cluster.rest.post(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/{plural}", doc)
+
+
+def endpoint(port_url: str, ready: bool = True, serving: bool | None = None,
+             terminating: bool = False) -> dict:
+    host = port_url.split("//", 1)[1].rsplit(":", 1)[0]
+    serving = ready if serving is None else serving
+    return {"addresses": [host],
+            "conditions": {"ready": ready, "serving": serving, "terminating": terminating}}
+
+
+class Slice:
+    """One EndpointSlice of the Service, all its endpoints on one port number per URL: the stubs
+    are relays on the node's address, one port each, so each endpoint gets its own slice."""
+
+    def __init__(self, cluster, ns: str):
+        self.cluster, self.ns = cluster, ns
+        self.base = f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices"
+
+    def set(self, name: str, url: str, **conditions) -> None:
+        port = int(url.rsplit(":", 1)[1])
+        body = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": name, "namespace": self.ns,
+                             "labels": {"kubernetes.io/service-name": SERVICE,
+                                        "endpointslice.kubernetes.io/managed-by": "podiam-e2e"}},
+                "addressType": "IPv4",
+                "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+                "endpoints": [endpoint(url, **conditions)]}
+        try:
+            current = self.cluster.rest.get(f"{self.base}/{name}")
+        except Exception:  # noqa: BLE001 - not there yet
+            self.cluster.rest.post(self.base, body)
+            return
+        body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        self.cluster.rest.put(f"{self.base}/{name}", body)
+
+
+def wait_for(what: str, predicate, agent, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"{what} not within {timeout} s:\n{agent.log_tail()}")
+
+
+def test_the_agent_finds_the_servers_in_the_services_endpointslices_and_follows_them(
+        cluster, kube, pods, node, start_agent, token_file, tmp_path):
+    ns = namespace(kube, ["app"])
+    grant_endpointslices(cluster, ns)
+    # The stubs' certificate names only the Service: the agent connects to the endpoints' IP and
+    # must verify the certificate for NAME.NAMESPACE.svc.
+    ca, cert, key = make_certs(tmp_path, dns_names=(f"{SERVICE}.{ns}.svc",))
+    stubs = [ServerStub(cert, key).start(), ServerStub(cert, key).start()]
+    try:
+        # A is the one the agent tries first when both are ready (it orders them by URL).
+        (url_a, stub_a), (url_b, stub_b) = sorted((server_url(node, s), s) for s in stubs)
+        slices = Slice(cluster, ns)
+        slices.set("srv-a", url_a)
+        slices.set("srv-b", url_b, ready=False)  # starting: not tried
+        agent = start_agent("--server-service", f"{ns}/{SERVICE}", "--server-ca", str(ca),
+                            "--server-token-file", str(token_file))
+        first, second, third = pods(3)
+        run_pod(kube, first, ns, role="app")
+        assert boto3_key(first).startswith("ASIASTUB")
+        assert stub_a.requests and not stub_b.requests
+        assert stub_a.requests[-1]["authorization"] == "Bearer agent-token-1"
+
+        # A rolls away (terminating, no longer serving), B becomes ready: the agent follows and
+        # no longer asks A.
+        changes = agent.log_text().count("podiam server endpoints changed")
+        slices.set("srv-a", url_a, ready=False, serving=False, terminating=True)
+        slices.set("srv-b", url_b)
+        wait_for("the slice change", lambda: agent.log_text().count(
+            "podiam server endpoints changed") >= changes + 2, agent)
+        asked_a = len(stub_a.requests)
+        obj = run_pod(kube, second, ns, role="app")
+        assert boto3_key(second).startswith("ASIASTUB")
+        assert obj["metadata"]["name"] in [r["body"]["name"] for r in stub_b.requests]
+        assert len(stub_a.requests) == asked_a
+
+        # Both ready, and A (first in the agent's order) failing: it fails over to B.
+        stub_a.fail_with = 503
+        slices.set("srv-a", url_a)
+        wait_for("both endpoints", lambda: agent.log_text().count(
+            "podiam server endpoints changed") >= changes + 3, agent)
+        obj = run_pod(kube, third, ns, role="app")
+        assert boto3_key(third).startswith("ASIASTUB")
+        assert obj["metadata"]["name"] in [r["body"]["name"] for r in stub_a.requests]
+        assert obj["metadata"]["name"] in [r["body"]["name"] for r in stub_b.requests]
+        assert agent.metric("podiam_server_client_requests_total", result="server_error") >= 1
+        assert agent.metric("podiam_server_client_failovers_total") >= 1
+        assert agent.metric("podiam_sts_calls_total") == 0
+    finally:
+        for stub in stubs:
+            stub.stop()

@@ -12,162 +12,16 @@ the whole chain: a real agent in server mode in a node namespace, and pods' SDKs
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
-import requests
-import yaml
-from podiam_testenv import gosdk, paths
-from podiam_testenv.agent import MOTO_SESSION_TOKEN_PREFIX, node_agent_env, podiam_binary, stop_group
-from podiam_testenv.cluster import ApiError
-from podiam_testenv.imds_client import (ACCOUNT, ALLOWED, WHOAMI_PY, assumed, namespace,
-                                        run_pod)
-from podiam_testenv.kube import Kube, unique
-from podiam_testenv.moto import free_port
-from podiam_testenv.netns import Relay
+from podiam_testenv import gosdk
+from podiam_testenv.imds_client import ACCOUNT, WHOAMI_PY, assumed, namespace, run_pod
+from podiam_testenv.server import (AUDIENCE, Server, Setup, app_pod, ask_until, body, role_arn,
+                                   start_chain_agent)
 from podiam_testenv.webhook import WebhookCerts
 
 pytestmark = pytest.mark.e2e
-
-DEPLOY = paths.REPO / "deploy" / "server"
-ROLE_KEY = "iam.amazonaws.com/role"
-AUDIENCE = "podiam-server"
-
-
-def role_arn(name: str) -> str:
-    return f"arn:aws:iam::{ACCOUNT}:role/{name}"
-
-
-def apply_server_rbac(cluster) -> None:
-    """The ServiceAccount, ClusterRole and bindings from deploy/server, created or replaced."""
-    urls = {"ServiceAccount": "/api/v1/namespaces/{ns}/serviceaccounts",
-            "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
-            "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
-            "Role": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles",
-            "RoleBinding": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings"}
-    for path in ("serviceaccount.yaml", "rbac.yaml"):
-        for doc in yaml.safe_load_all((DEPLOY / path).read_text()):
-            url = urls[doc["kind"]].format(ns=doc["metadata"].get("namespace", ""))
-            try:
-                cluster.rest.post(url, doc)
-            except ApiError as e:
-                if e.status != 409:
-                    raise
-                if doc["kind"] != "ServiceAccount":
-                    cluster.rest.put(f"{url}/{doc['metadata']['name']}", doc)
-
-
-class Server:
-    """`podiam server` as a host process on 127.0.0.1, with the podiam-server ServiceAccount's
-    token in its kubeconfig and its own AWS keys in the environment."""
-
-    def __init__(self, cluster, kube: Kube, sts, certs: WebhookCerts, args: tuple[str, ...]):
-        self.cluster, self.kube, self.sts, self.certs = cluster, kube, sts, certs
-        self.dir = Path(tempfile.mkdtemp(prefix="podiam-server-"))
-        self.log_path = self.dir / "server.log"
-        self.port = free_port()
-        self.url = f"https://127.0.0.1:{self.port}"
-        self.args = args
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "Server":
-        apply_server_rbac(self.cluster)
-        self.sa_token = self.kube.request_token("podiam-server", audiences=(),
-                                                namespace="kube-system", expiration_seconds=3600)
-        kubeconfig = self.dir / "kubeconfig"
-        kubeconfig.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "server",
-            "clusters": [{"name": "test", "cluster": {
-                "server": self.cluster.server, "certificate-authority": self.cluster.ca_file}}],
-            "users": [{"name": "podiam-server", "user": {"token": self.sa_token}}],
-            "contexts": [{"name": "server", "context": {"cluster": "test", "user": "podiam-server"}}],
-        }))
-        cmd = [podiam_binary(), "server", "--kubeconfig", str(kubeconfig),
-               "--listen", f"127.0.0.1:{self.port}",
-               "--cert", str(self.certs.cert_file), "--key", str(self.certs.key_file),
-               "--sts-endpoint", self.sts.endpoint, *self.args]
-        env = {**node_agent_env(self.dir), "PODIAM_LOG_LEVEL": "debug"}
-        for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-            if key in os.environ:
-                env[key] = os.environ[key]
-        self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen([str(c) for c in cmd], env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"server exited:\n{self.log_tail()}"
-            try:
-                if self.get("/readyz").status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"server not ready in 60 s:\n{self.log_tail()}")
-
-    def stop(self) -> int:
-        code = stop_group(self.proc)
-        self.log.close()
-        return code
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def log_tail(self, lines: int = 60) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
-
-    def get(self, path: str) -> requests.Response:
-        return requests.get(self.url + path, verify=self.certs.ca_file, timeout=10)
-
-    def ask(self, token: str | None, body, headers: dict | None = None) -> requests.Response:
-        h = dict(headers or {})
-        if token is not None:
-            h["Authorization"] = f"Bearer {token}"
-        data = body if isinstance(body, (str, bytes)) else json.dumps(body)
-        h.setdefault("Content-Type", "application/json")
-        return requests.post(self.url + "/v1/credentials", data=data, headers=h,
-                             verify=self.certs.ca_file, timeout=15)
-
-    def metric(self, name: str, labels: str = "") -> float:
-        prefix = f"{name}{{{labels}}}" if labels else name
-        for line in self.get("/metrics").text.splitlines():
-            if line.startswith(prefix + " "):
-                return float(line.split()[-1])
-        return 0.0
-
-
-class Setup:
-    """Two Node objects, an agent ServiceAccount with one "agent pod" on each, their pod-bound
-    tokens, another ServiceAccount's token, and the namespace the tests' pods go in."""
-
-    def __init__(self, cluster):
-        self.kube = Kube(cluster.rest)
-        self.ns = self.kube.create_namespace(
-            unique("server"), annotations={ALLOWED: json.dumps(["srv-*"])})["metadata"]["name"]
-        self.kube.namespace = self.ns
-        self.node_a = self.kube.create_node(unique("srv-node-a"))
-        self.node_b = self.kube.create_node(unique("srv-node-b"))
-        self.kube.create_service_account("podiam-agent")
-        self.kube.wait_service_account("podiam-agent")
-        self.kube.create_service_account("app")
-        self.kube.wait_service_account("app")
-        self.token_a = self.agent_token(self.node_a)
-        self.token_b = self.agent_token(self.node_b)
-        other_pod = self.kube.run_pod(name=unique("not-agent"), node=self.node_a,
-                                      service_account="app")
-        self.token_other = self.kube.request_token("app", audiences=(AUDIENCE,), pod=other_pod)
-
-    def agent_token(self, node: str) -> str:
-        pod = self.kube.run_pod(name=unique("agent"), node=node, service_account="podiam-agent")
-        return self.kube.request_token("podiam-agent", audiences=(AUDIENCE,), pod=pod)
-
-    def close(self):
-        self.kube.delete_namespace(self.ns)
-        for node in self.kube.created_nodes:
-            self.kube.delete_node(node)
 
 
 @pytest.fixture(scope="module")
@@ -180,41 +34,11 @@ def setup(cluster):
 @pytest.fixture(scope="module")
 def server(cluster, sts, setup, tmp_path_factory):
     certs = WebhookCerts(tmp_path_factory.mktemp("server-certs"))
-    srv = Server(cluster, setup.kube, sts, certs,
-                 ("--agent-service-account", f"{setup.ns}:podiam-agent",
-                  "--base-role-arn", f"arn:aws:iam::{ACCOUNT}:role/")).start()
+    srv = Server(cluster, setup.kube, sts, certs, setup.server_args()).start()
     yield srv
     code = srv.stop()
-    text = srv.log_text()
-    assert "ERROR: AddressSanitizer" not in text, srv.log_tail(120)
-    assert "runtime error:" not in text, srv.log_tail(120)
-    assert "node-agent-secret-not-for-pods" not in text
-    assert MOTO_SESSION_TOKEN_PREFIX not in text, "a session token in the server log"
-    for token in (setup.token_a, setup.token_b, setup.token_other, srv.sa_token):
-        assert token[20:60] not in text, "a ServiceAccount token in the server log"
+    srv.check_log(setup.tokens)
     assert code == 0, f"server exit code {code}:\n{srv.log_tail()}"
-
-
-def app_pod(setup, node: str, role: str | None = "srv-app") -> dict:
-    annotations = {ROLE_KEY: role} if role else None
-    return setup.kube.run_pod(name=unique("web"), node=node, service_account="app",
-                              annotations=annotations)
-
-
-def body(pod: dict, role: str = "srv-app") -> dict:
-    m = pod["metadata"]
-    return {"namespace": m["namespace"], "name": m["name"], "uid": m["uid"],
-            "roleArn": role_arn(role)}
-
-
-def ask_until(server, token, payload, want: int, timeout: float = 15.0) -> requests.Response:
-    """The server learns pods from its watch (or reads them directly): ask until `want`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        r = server.ask(token, payload)
-        if r.status_code == want or time.monotonic() > deadline:
-            return r
-        time.sleep(0.2)
 
 
 def test_apiserver_binds_agent_tokens_to_their_node(setup):
@@ -336,15 +160,7 @@ def test_pods_sdks_get_their_role_through_a_real_agent_and_the_server(
     """The whole chain of issue 17: a pod's unmodified SDKs → the node's agent (`--server`, no AWS
     credentials of its own) → `podiam server` → STS. The agent's identity is the module's agent
     ServiceAccount, its token bound to an agent pod on the agent's node."""
-    agent_pod = setup.kube.run_pod(name=unique("agent"), node=kube.node,
-                                   service_account="podiam-agent")
-    token_file = tmp_path / "server-token"
-    token_file.write_text(setup.kube.request_token("podiam-agent", audiences=(AUDIENCE,),
-                                                   pod=agent_pod))
-    # The server as the node sees it: its loopback, same port (the certificate names 127.0.0.1).
-    node._closing(Relay(("127.0.0.1", server.port), "127.0.0.1", server.port, node.name))
-    agent = start_agent("--server", server.url, "--server-ca", str(server.certs.ca_file),
-                        "--server-token-file", str(token_file))
+    agent, _ = start_chain_agent(setup, server, kube, node, start_agent, tmp_path)
     ns = namespace(kube, ["srv-*"])
     (pod,) = pods(1)
     obj = run_pod(kube, pod, ns, role="srv-chain")
