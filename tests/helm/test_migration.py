@@ -1,9 +1,10 @@
 """The migration guides' values (docs/migrate-kube2iam.md, docs/migrate-kiam.md,
 docs/migrate-irsa-webhook.md, docs/migrate-zalando.md): the "after"
 block of each renders with the pinned helm, every object is accepted by the kube-apiserver's
-server-side dry-run, and the agent gets the flags the guide promises; kiam's "before" is refused
-with messages naming what to remove, kube2iam's is accepted as it is; kube-aws-iam-controller's
-object is accepted against the chart's zalando.org CRD."""
+server-side dry-run, and the agent (and for kiam, podiam server) gets the flags the guide
+promises; kiam's and kube2iam's "before" are accepted as they are, kiam's keys with no
+equivalent are refused by name; kube-aws-iam-controller's object is accepted against the chart's
+zalando.org CRD."""
 
 from __future__ import annotations
 
@@ -72,24 +73,69 @@ def test_kube2iam_before_is_accepted_as_it_is(helm, tmp_path):
     assert "--base-role-arn=arn:aws:iam::123456789012:role/" in agent_args(docs)
 
 
+def server_args(docs):
+    dep = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-server"))
+    return dep["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
 def test_kiam_after_renders_and_is_accepted(helm, api, namespace, tmp_path):
     docs = render(helm, blocks("migrate-kiam.md")["after"], tmp_path, namespace)
     accepted(api, docs, namespace)
     args = agent_args(docs)
     for want in ("--iptables", "--host-interface=cali+", "--listen=$(HOST_IP):8181",
-                 "--base-role-arn=arn:aws:iam::123456789012:role/",
-                 "--assume-role=arn:aws:iam::123456789012:role/kiam-server",
-                 "--session-duration=1h", "--log-format=json"):
+                 "--base-role-arn=arn:aws:iam::123456789012:role/", "--log-format=json",
+                 f"--server=https://podiam-server.{namespace}.svc:8443",
+                 "--server-ca=/var/run/secrets/podiam/server/ca.crt",
+                 "--server-token-file=/var/run/secrets/podiam/server/token"):
         assert want in args, args
-    env = next(d for d in docs if d["kind"] == "DaemonSet")["spec"]["template"]["spec"]["containers"][0]["env"]
+    # The agents have no AWS identity and no client certificate: the token replaces kiam's.
+    assert not [a for a in args if a.startswith(("--assume-role", "--session-duration", "--server-cert"))], args
+    ds = next(d for d in docs if d["kind"] == "DaemonSet")["spec"]["template"]["spec"]
+    env = ds["containers"][0]["env"]
     assert {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"} in env
+    assert not [e for e in env if e["name"] in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")]
+    sources = ds["volumes"][0]["projected"]["sources"]
+    assert {"audience": "podiam-server", "expirationSeconds": 3600, "path": "token"} in \
+        [s.get("serviceAccountToken") for s in sources]
+    sargs = server_args(docs)
+    for want in ("--assume-role=arn:aws:iam::123456789012:role/kiam-server", "--session-duration=1h",
+                 "--base-role-arn=arn:aws:iam::123456789012:role/", "--log-format=json",
+                 f"--agent-service-account={namespace}:podiam-agent"):
+        assert want in sargs, sargs
+    assert not any(a.startswith("--ca") for a in sargs)
+    dep = next(d for d in docs if d["kind"] == "Deployment")
+    assert dep["spec"]["replicas"] == 3
+    assert {d["kind"] for d in docs} >= {"Certificate", "Service", "PodDisruptionBudget"}
+    sa = next(d for d in docs if d["kind"] == "ServiceAccount" and d["metadata"]["name"] == "podiam-server")
+    assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(":role/podiam-server")
 
 
-def test_kiam_before_is_refused_naming_what_to_remove(helm, tmp_path):
+def test_kiam_before_renders_with_kiams_mutual_tls_and_is_accepted(helm, api, namespace, tmp_path):
+    docs = render(helm, blocks("migrate-kiam.md")["before"], tmp_path, namespace)
+    accepted(api, docs, namespace)
+    args = agent_args(docs)
+    for want in ("--server-cert=/var/run/secrets/podiam/server/tls.crt",
+                 "--server-key=/var/run/secrets/podiam/server/tls.key",
+                 f"--server=https://podiam-server.{namespace}.svc:8443"):
+        assert want in args, args
+    sargs = server_args(docs)
+    for want in ("--ca=/etc/podiam-server/tls/ca.pem",
+                 "--assume-role=arn:aws:iam::123456789012:role/kiam-server"):
+        assert want in sargs, sargs
+    dep = next(d for d in docs if d["kind"] == "Deployment")
+    assert dep["spec"]["replicas"] == 3
+    assert dep["spec"]["template"]["spec"]["serviceAccountName"] == "kiam-server"
+    assert dep["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"] == "kiam-server-tls"
+
+
+def test_kiam_chart_keys_without_an_equivalent_are_refused_by_name(helm, tmp_path):
+    values = blocks("migrate-kiam.md")["before"]
+    values["server"]["keepaliveParams"] = {"time": "10s"}
+    values["agent"]["tlsFiles"] = {"ca": "x"}
     with pytest.raises(HelmError) as e:
-        render(helm, blocks("migrate-kiam.md")["before"], tmp_path, "kube-system")
+        render(helm, values, tmp_path, "kube-system")
     err = e.value.stderr
-    assert "tlsSecret" in err and "deployment" in err, err
+    assert "keepaliveParams" in err and "tlsFiles" in err, err
 
 
 def test_irsa_webhook_after_renders_and_is_accepted(helm, api, namespace, tmp_path):

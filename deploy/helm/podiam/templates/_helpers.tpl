@@ -94,19 +94,47 @@ top-level values (host, prometheus, verbose, aws, rbac, ...). Flags: a map of fl
 {{- with $k2.prometheus }}{{ if .metricsPort }}{{ $metricsPort = .metricsPort }}{{ end }}{{ end -}}
 {{- $_ := set $flags "metrics-listen" (printf "0.0.0.0:%v" $metricsPort) -}}
 {{- $server := $v.server | default dict -}}
+{{- $serverMode := eq (include "podiam.agentServerMode" .) "true" -}}
 {{- $baseRoleArn := $server.roleBaseArn | default $a.baseRoleArn -}}
+{{- if $serverMode }}{{ $baseRoleArn = include "podiam.baseRoleArn" . }}{{ end -}}
 {{- if $baseRoleArn }}{{ $_ := set $flags "base-role-arn" $baseRoleArn }}{{ end -}}
 {{- if $a.autoDiscoverBaseArn }}{{ $_ := set $flags "auto-discover-base-arn" true }}{{ end -}}
 {{- if $a.defaultRole }}{{ $_ := set $flags "default-role" $a.defaultRole }}{{ end -}}
 {{- if not $a.namespaceRestrictions }}{{ $_ := set $flags "namespace-restrictions" false }}{{ end -}}
 {{- if ne $a.namespaceRestrictionFormat "glob" }}{{ $_ := set $flags "namespace-restriction-format" $a.namespaceRestrictionFormat }}{{ end -}}
-{{- $assumeRole := $server.assumeRoleArn | default $a.assumeRole -}}
-{{- if $assumeRole }}{{ $_ := set $flags "assume-role" $assumeRole }}{{ end -}}
 {{- $region := $a.region -}}
 {{- with $k2.aws }}{{ if .region }}{{ $region = .region }}{{ end }}{{ end -}}
+{{- if and $a.tlsSecret (not $serverMode) }}
+{{- fail "agent.tlsSecret (kiam: the agent's client certificate for the server) is only used in server mode: enable server.enabled or agent.server.enabled, or remove it" }}
+{{- end }}
+{{- if $serverMode }}
+{{- /* Server mode: the agent has no AWS identity; STS settings belong to the server. */}}
+{{- range $name, $value := dict "agent.assumeRole" $a.assumeRole "agent.region (kube2iam: aws.region)" $region "agent.sessionDuration" $a.sessionDuration "existingSecret" ($k2.existingSecret | default "") }}
+{{- if $value }}{{ fail (printf "%s is set, but in server mode (agent.server.enabled) the agent calls no AWS API and must have no AWS credentials or STS settings: set the server's (server.assumeRole, server.region, server.sessionDuration) or remove it (docs/helm.md, \"Server mode\")" $name) }}{{ end }}
+{{- end }}
+{{- range $a.extraEnv }}{{ if has .name (list "AWS_ACCESS_KEY_ID" "AWS_SECRET_ACCESS_KEY" "AWS_SESSION_TOKEN" "AWS_ROLE_ARN" "AWS_WEB_IDENTITY_TOKEN_FILE" "AWS_PROFILE" "AWS_SHARED_CREDENTIALS_FILE" "AWS_CONTAINER_CREDENTIALS_FULL_URI" "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") }}
+{{- fail (printf "agent.extraEnv sets %s, but in server mode (agent.server.enabled) the agent must have no AWS credentials: remove it (docs/helm.md, \"Server mode\")" .name) }}
+{{- end }}{{ end }}
+{{- range $name, $_ := ($k2.extraEnv | default dict) }}{{ if hasPrefix "AWS_" $name }}{{ if not (has $name (list "AWS_REGION" "AWS_DEFAULT_REGION" "AWS_STS_REGIONAL_ENDPOINTS")) }}
+{{- fail (printf "extraEnv sets %s, but in server mode (agent.server.enabled) the agent must have no AWS credentials: remove it" $name) }}
+{{- end }}{{ end }}{{ end }}
+{{- $_ := set $flags "server" (include "podiam.serverURLs" . | fromYamlArray) -}}
+{{- $_ := set $flags "server-ca" "/var/run/secrets/podiam/server/ca.crt" -}}
+{{- $_ := set $flags "server-token-file" "/var/run/secrets/podiam/server/token" -}}
+{{- with $a.tlsSecret }}
+{{- $_ := set $flags "server-cert" "/var/run/secrets/podiam/server/tls.crt" -}}
+{{- $_ := set $flags "server-key" "/var/run/secrets/podiam/server/tls.key" -}}
+{{- end }}
+{{- if and $v.server.enabled $a.server.serviceDiscovery }}
+{{- $_ := set $flags "server-service" (printf "%s/%s-server:https" .Release.Namespace (include "podiam.fullname" .)) -}}
+{{- end }}
+{{- else }}
+{{- $assumeRole := $server.assumeRoleArn | default $a.assumeRole -}}
+{{- if $assumeRole }}{{ $_ := set $flags "assume-role" $assumeRole }}{{ end -}}
 {{- if $region }}{{ $_ := set $flags "region" $region }}{{ end -}}
 {{- $duration := $server.sessionDuration | default $a.sessionDuration -}}
 {{- if $duration }}{{ $_ := set $flags "session-duration" $duration }}{{ end -}}
+{{- end }}
 {{- if ne $a.sessionScope "pod" }}{{ $_ := set $flags "session-scope" $a.sessionScope }}{{ end -}}
 {{- if $a.clusterName }}{{ $_ := set $flags "cluster-name" $a.clusterName }}{{ end -}}
 {{- if $a.sessionTags }}{{ $_ := set $flags "session-tags" true }}{{ end -}}
@@ -159,7 +187,41 @@ top-level values (host, prometheus, verbose, aws, rbac, ...). Flags: a map of fl
 {{- with $a.prometheus }}{{ if hasKey . "scrape" }}{{ $scrape = .scrape }}{{ end }}{{ end -}}
 {{- $_ := set $out "scrape" $scrape -}}
 {{- $_ := set $out "existingSecret" ($k2.existingSecret | default "") -}}
+{{- $_ := set $out "serverMode" $serverMode -}}
 {{- toYaml $out -}}
+{{- end -}}
+
+{{/* Whether the agent runs in server mode: agent.server.enabled, or when that is null,
+server.enabled. "true" or "false". */}}
+{{- define "podiam.agentServerMode" -}}
+{{- $s := .Values.agent.server | default dict -}}
+{{- if kindIs "bool" $s.enabled }}{{ $s.enabled }}{{ else }}{{ .Values.server.enabled | default false }}{{ end -}}
+{{- end -}}
+
+{{/* The server Service's port (server.service.port; kiam: server.service.port). */}}
+{{- define "podiam.serverServicePort" -}}
+{{- $svc := .Values.server.service | default dict -}}
+{{- $svc.port | default 8443 -}}
+{{- end -}}
+
+{{/* The base role ARN of the role decision in server mode, the same for the server and the
+agents (they must agree, or the server answers 409 RoleMismatch): kiam's server.roleBaseArn,
+then server.baseRoleArn, then agent.baseRoleArn. */}}
+{{- define "podiam.baseRoleArn" -}}
+{{- $s := .Values.server -}}
+{{- $s.roleBaseArn | default $s.baseRoleArn | default .Values.agent.baseRoleArn | default "" -}}
+{{- end -}}
+
+{{/* The agents' server URLs as a YAML list: agent.server.urls, else this release's Service. */}}
+{{- define "podiam.serverURLs" -}}
+{{- $urls := .Values.agent.server.urls -}}
+{{- if not $urls }}
+{{- if not .Values.server.enabled }}
+{{- fail "agent.server.enabled is on but server.enabled is off: set agent.server.urls to the podiam server's https URL(s), or enable the server in this release" }}
+{{- end }}
+{{- $urls = list (printf "https://%s-server.%s.svc:%v" (include "podiam.fullname" .) .Release.Namespace (include "podiam.serverServicePort" .)) }}
+{{- end }}
+{{- toYaml $urls -}}
 {{- end -}}
 
 {{/* Container args lines for (dict "flags" MAP "first" LIST): the flags named in first in that
@@ -195,4 +257,107 @@ order, then the others sorted by name. */}}
 {{ $key }}: {{ index $ $key }}
 {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/* The server's effective settings as YAML; read with fromYaml. podiam's server.* values, then
+kiam's chart names for the same settings (server.deployment.replicas, server.roleBaseArn,
+server.assumeRoleArn, server.log, server.prometheus, server.tlsSecret, serviceAccounts.server,
+...), which win. The role decision's settings are the agent's (agent.defaultRole,
+agent.namespaceRestrictions, ...): the server and the agents must decide the same role. */}}
+{{- define "podiam.server" -}}
+{{- $v := .Values -}}
+{{- $s := $v.server -}}
+{{- $a := $v.agent -}}
+{{- $name := printf "%s-server" (include "podiam.fullname" .) -}}
+{{- $flags := dict "listen" (printf "0.0.0.0:%v" $s.port) -}}
+{{- $metricsPort := $s.metricsPort -}}
+{{- with $s.prometheus }}{{ if .port }}{{ $metricsPort = .port }}{{ end }}{{ end -}}
+{{- $_ := set $flags "metrics-listen" (printf "0.0.0.0:%v" $metricsPort) -}}
+{{- /* TLS: kiam's server.tlsSecret (keys cert, key, ca: kiam's mutual TLS, so --ca too), else
+server.tls.existingSecret, else cert-manager's Secret. */}}
+{{- $tlsSecret := "" -}}
+{{- $certKey := "tls.crt" -}}
+{{- $keyKey := "tls.key" -}}
+{{- $caKey := "" -}}
+{{- if $s.tlsSecret }}
+{{- $names := $s.tlsCerts | default dict }}
+{{- $tlsSecret = $s.tlsSecret }}{{ $certKey = $names.certFileName | default "cert" }}{{ $keyKey = $names.keyFileName | default "key" }}{{ $caKey = $names.caFileName | default "ca" }}
+{{- else if $s.tls.existingSecret }}
+{{- $tlsSecret = $s.tls.existingSecret }}
+{{- else if $s.tls.certManager.enabled }}
+{{- $tlsSecret = printf "%s-tls" $name }}
+{{- else }}
+{{- fail "server.enabled needs a serving certificate: set server.tls.existingSecret (a Secret with tls.crt and tls.key for NAME.NAMESPACE.svc) or server.tls.certManager.enabled=true with server.tls.certManager.issuerRef (kiam: server.tlsSecret)" }}
+{{- end }}
+{{- $_ := set $flags "cert" "/etc/podiam-server/tls/cert.pem" -}}
+{{- $_ := set $flags "key" "/etc/podiam-server/tls/key.pem" -}}
+{{- if $caKey }}{{ $_ := set $flags "ca" "/etc/podiam-server/tls/ca.pem" }}{{ end -}}
+{{- $agentSA := (include "podiam.agent" . | fromYaml).serviceAccountName -}}
+{{- $agentSAs := $s.agentServiceAccounts | default (list (printf "%s:%s" .Release.Namespace $agentSA)) -}}
+{{- $_ := set $flags "agent-service-account" $agentSAs -}}
+{{- if $s.allowUnboundAgents }}{{ $_ := set $flags "allow-unbound-agents" true }}{{ end -}}
+{{- $base := include "podiam.baseRoleArn" . -}}
+{{- if $base }}{{ $_ := set $flags "base-role-arn" $base }}{{ end -}}
+{{- if $a.autoDiscoverBaseArn }}{{ $_ := set $flags "auto-discover-base-arn" true }}{{ end -}}
+{{- if $a.defaultRole }}{{ $_ := set $flags "default-role" $a.defaultRole }}{{ end -}}
+{{- if not $a.namespaceRestrictions }}{{ $_ := set $flags "namespace-restrictions" false }}{{ end -}}
+{{- if ne $a.namespaceRestrictionFormat "glob" }}{{ $_ := set $flags "namespace-restriction-format" $a.namespaceRestrictionFormat }}{{ end -}}
+{{- if ne $a.sessionScope "pod" }}{{ $_ := set $flags "session-scope" $a.sessionScope }}{{ end -}}
+{{- if $a.clusterName }}{{ $_ := set $flags "cluster-name" $a.clusterName }}{{ end -}}
+{{- if $a.sessionTags }}{{ $_ := set $flags "session-tags" true }}{{ end -}}
+{{- if $a.sourceIdentity }}{{ $_ := set $flags "source-identity" true }}{{ end -}}
+{{- $assumeRole := $s.assumeRoleArn | default $s.assumeRole -}}
+{{- if $assumeRole }}{{ $_ := set $flags "assume-role" $assumeRole }}{{ end -}}
+{{- if $s.region }}{{ $_ := set $flags "region" $s.region }}{{ end -}}
+{{- if $s.sessionDuration }}{{ $_ := set $flags "session-duration" $s.sessionDuration }}{{ end -}}
+{{- if $s.refreshBefore }}{{ $_ := set $flags "refresh-before" $s.refreshBefore }}{{ end -}}
+{{- $level := $s.log.level | default "info" -}}
+{{- if ne $level "info" }}{{ $_ := set $flags "log-level" $level }}{{ end -}}
+{{- if $s.log.jsonOutput }}{{ $_ := set $flags "log-format" "json" }}{{ end -}}
+{{- range $k, $val := $s.extraArgs }}{{ $_ := set $flags $k $val }}{{ end -}}
+{{- if not (or (hasKey $flags "refresh-before") (hasKey $flags "session-refresh")) }}
+{{- if regexMatch "^[0-9]+m$" (toString (index $flags "session-duration")) }}{{ if lt (trimSuffix "m" (toString (index $flags "session-duration")) | atoi) 50 }}
+{{- fail (printf "server session duration %s is too short for podiam: credentials are refreshed 30m before expiry and never served with under 15m left, so at least 50m (kiam's chart default server.sessionDuration is 15m: drop it or set 1h)" (index $flags "session-duration")) }}
+{{- end }}{{ end }}
+{{- end -}}
+{{- $replicas := $s.replicas -}}
+{{- with $s.deployment }}{{ if .replicas }}{{ $replicas = .replicas }}{{ end }}{{ end -}}
+{{- $saCreate := $s.serviceAccount.create -}}
+{{- $saName := $s.serviceAccount.name | default $name -}}
+{{- $saAnnotations := $s.serviceAccount.annotations -}}
+{{- with $v.serviceAccounts }}{{ with .server }}{{ if hasKey . "create" }}{{ $saCreate = .create }}{{ end }}{{ if .name }}{{ $saName = .name }}{{ end }}{{ with .annotations }}{{ $saAnnotations = . }}{{ end }}{{ end }}{{ end -}}
+{{- $rbac := $s.rbac.create -}}
+{{- with $v.rbac }}{{ if hasKey . "create" }}{{ $rbac = .create }}{{ end }}{{ end -}}
+{{- $scrape := $s.scrapeAnnotations -}}
+{{- with $s.prometheus }}{{ if hasKey . "scrape" }}{{ $scrape = .scrape }}{{ end }}{{ end -}}
+{{- $sm := $v.serviceMonitor.enabled -}}
+{{- with $s.prometheus }}{{ with .servicemonitor }}{{ if .enabled }}{{ $sm = true }}{{ end }}{{ end }}{{ end -}}
+{{- $svc := $s.service | default dict -}}
+{{- /* Sharded prefetch (docs/server.md, "High availability and sharding"): peers are reached at
+https://$POD_IP:<port> and serve the Service name's certificate; they authenticate with a
+projected token of the server's ServiceAccount. */}}
+{{- $peerCA := "" -}}
+{{- if $s.sharding.enabled }}
+{{- if not (hasKey $flags "peer-tls-server-name") }}{{ $_ := set $flags "peer-tls-server-name" (printf "%s.%s.svc" $name .Release.Namespace) }}{{ end -}}
+{{- if not (hasKey $flags "peer-token-file") }}{{ $_ := set $flags "peer-token-file" "/var/run/secrets/podiam/peer/token" }}{{ end -}}
+{{- if not (hasKey $flags "peer-service-account") }}{{ $_ := set $flags "peer-service-account" (printf "%s:%s" .Release.Namespace $saName) }}{{ end -}}
+{{- if and (not $caKey) (not (hasKey $flags "peer-ca")) (or $s.tls.caBundle $s.tls.caConfigMap) }}
+{{- $peerCA = $s.tls.caConfigMap | default (printf "%s-server-ca" (include "podiam.fullname" .)) -}}
+{{- $_ := set $flags "peer-ca" "/etc/podiam-server/ca/ca.crt" -}}
+{{- end }}
+{{- else }}
+{{- $_ := set $flags "sharding" "off" -}}
+{{- end }}
+{{- $out := dict "name" $name "flags" $flags "metricsPort" $metricsPort "replicas" $replicas "tlsSecret" $tlsSecret "certKey" $certKey "keyKey" $keyKey "caKey" $caKey -}}
+{{- $_ := set $out "serviceAccountCreate" $saCreate -}}
+{{- $_ := set $out "peerCAConfigMap" $peerCA -}}
+{{- $_ := set $out "serviceAccountName" $saName -}}
+{{- $_ := set $out "serviceAccountAnnotations" ($saAnnotations | default dict) -}}
+{{- $_ := set $out "rbac" $rbac -}}
+{{- $_ := set $out "scrape" $scrape -}}
+{{- $_ := set $out "serviceMonitor" $sm -}}
+{{- $_ := set $out "servicePort" (include "podiam.serverServicePort" . | atoi) -}}
+{{- $_ := set $out "serviceAnnotations" (merge (dict) ($s.serviceAnnotations | default dict) ($svc.annotations | default dict)) -}}
+{{- $_ := set $out "serviceLabels" (merge (dict) ($s.serviceLabels | default dict) ($svc.labels | default dict)) -}}
+{{- toYaml $out -}}
 {{- end -}}
