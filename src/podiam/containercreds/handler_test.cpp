@@ -8,6 +8,7 @@
 
 #include "podiam/metrics/registry.hpp"
 #include "podiam/testing/fake_clock.hpp"
+#include "podiam/testing/fake_token_reviews.hpp"
 #include "podiam/testing/test_jwt.hpp"
 
 namespace podiam::containercreds {
@@ -15,23 +16,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class FakeReviews final : public TokenAuthenticator {
- public:
-  Result<TokenIdentity> Review(std::string_view token) override {
-    ++calls;
-    if (down) {
-      return MakeError(ErrorCode::kUnavailable, "apiserver down");
-    }
-    auto it = known.find(std::string(token));
-    if (it == known.end()) {
-      return MakeError(ErrorCode::kUnauthenticated, "token not authenticated");
-    }
-    return it->second;
-  }
-  std::map<std::string, TokenIdentity> known;
-  int calls = 0;
-  bool down = false;
-};
+using FakeReviews = testing::FakeTokenReviews;
 
 class FakePods final : public PodResolver {
  public:

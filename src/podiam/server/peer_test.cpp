@@ -8,6 +8,7 @@
 #include "podiam/server/peer_handler.hpp"
 #include "podiam/server/peer_protocol.hpp"
 #include "podiam/testing/fake_clock.hpp"
+#include "podiam/testing/fake_token_reviews.hpp"
 #include "podiam/testing/test_jwt.hpp"
 
 namespace podiam::server {
@@ -88,23 +89,7 @@ std::string Jwt(std::string_view sub, std::int64_t exp = kNow + 600) {
                               fmt::format(R"({{"exp":{},"sub":"{}"}})", exp, sub));
 }
 
-class FakeReviews final : public TokenReviewer {
- public:
-  Result<TokenIdentity> Review(std::string_view token) override {
-    ++calls;
-    if (down) {
-      return MakeError(ErrorCode::kUnavailable, "apiserver down");
-    }
-    auto it = known.find(std::string(token));
-    if (it == known.end()) {
-      return MakeError(ErrorCode::kUnauthenticated, "token not authenticated");
-    }
-    return it->second;
-  }
-  std::map<std::string, TokenIdentity> known;
-  int calls = 0;
-  bool down = false;
-};
+using FakeReviews = testing::FakeTokenReviews;
 
 class FakeOwners final : public KeyOwners {
  public:
