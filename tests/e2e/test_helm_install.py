@@ -10,36 +10,17 @@ The only things the test adds are what a cluster gives a pod and the test enviro
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
 from podiam_testenv.agent import BASE_ROLE_ARN, Agent
-from podiam_testenv.helm import CHART, Helm
+from podiam_testenv.helm import CHART, Helm, expand, kubelet_env
 from podiam_testenv.imds_client import WHOAMI_PY, assumed, namespace, run_pod
 from podiam_testenv.netns import NODE_IP, NODE_VETH_PREFIX
 
 pytestmark = pytest.mark.e2e
 
 RELEASE = "podiam-it"
-
-
-def kubelet_env(container: dict, node_name: str) -> dict[str, str]:
-    """The container's env as the kubelet resolves it on this node (values and the two fieldRefs
-    the chart uses)."""
-    fields = {"spec.nodeName": node_name, "status.hostIP": NODE_IP}
-    env = {}
-    for e in container.get("env", []):
-        if "value" in e:
-            env[e["name"]] = e["value"]
-        else:
-            env[e["name"]] = fields[e["valueFrom"]["fieldRef"]["fieldPath"]]
-    return env
-
-
-def expand(arg: str, env: dict[str, str]) -> str:
-    """Kubernetes' $(VAR) expansion in args (unknown references stay as written)."""
-    return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m[1], m[0]), arg)
 
 
 def test_pod_gets_its_role_through_the_helm_installed_agent(cluster, kube, node, pods, sts, tmp_path):
@@ -59,7 +40,7 @@ def test_pod_gets_its_role_through_the_helm_installed_agent(cluster, kube, node,
         ds = kube.rest.get(f"/apis/apps/v1/namespaces/{release_ns}/daemonsets/{RELEASE}-agent")
         spec = ds["spec"]["template"]["spec"]
         container = spec["containers"][0]
-        env = kubelet_env(container, kube.node)
+        env = kubelet_env(container, {"spec.nodeName": kube.node, "status.hostIP": NODE_IP})
         args = [expand(a, env) for a in container["args"]]
         assert args[0] == "agent" and f"--listen={NODE_IP}:8181" in args, args
         agent = Agent(cluster, kube, node, sts, command=args,

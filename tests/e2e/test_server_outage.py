@@ -25,8 +25,8 @@ import time
 
 import pytest
 from podiam_testenv.imds_client import CREDS, namespace, own_credentials, request, run_pod
-from podiam_testenv.server import Server, Setup, ask_until, body, role_arn, start_chain_agent
-from podiam_testenv.webhook import WebhookCerts
+from podiam_testenv.server import (Setup, ask_until, body, module_server, role_arn,
+                                   start_chain_agent)
 
 pytestmark = pytest.mark.e2e
 
@@ -51,12 +51,7 @@ def setup(cluster):
 
 @pytest.fixture(scope="module")
 def server(cluster, sts, setup, tmp_path_factory):
-    certs = WebhookCerts(tmp_path_factory.mktemp("server-certs"))
-    srv = Server(cluster, setup.kube, sts, certs, setup.server_args()).start()
-    yield srv
-    code = srv.stop()
-    srv.check_log(setup.tokens)
-    assert code == 0, f"server exit code {code}:\n{srv.log_tail()}"
+    yield from module_server(cluster, sts, setup, tmp_path_factory.mktemp("server-certs"))
 
 
 @pytest.fixture

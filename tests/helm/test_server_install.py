@@ -18,7 +18,6 @@ import os
 import re
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -27,11 +26,12 @@ import yaml
 
 from podiam_testenv.agent import (BASE_ROLE_ARN, MOTO_SESSION_TOKEN_PREFIX, Agent, node_agent_env,
                                   podiam_binary, stop_group)
-from podiam_testenv.helm import CHART, Helm
+from podiam_testenv.helm import CHART, Helm, expand, kubelet_env
 from podiam_testenv.imds_client import WHOAMI_PY, assumed, namespace, run_pod
 from podiam_testenv.kube import unique
 from podiam_testenv.moto import free_port
 from podiam_testenv.netns import NODE_IP, NODE_VETH_PREFIX, Relay
+from podiam_testenv.server import spawn_until_ready
 from podiam_testenv.webhook import WebhookCerts
 
 pytestmark = pytest.mark.e2e
@@ -41,22 +41,6 @@ SERVER_MOUNT = "/var/run/secrets/podiam/server"
 SERVER_TLS = "/etc/podiam-server/tls"
 PEER_TOKEN_MOUNT = "/var/run/secrets/podiam/peer"
 PEER_CA_MOUNT = "/etc/podiam-server/ca"
-
-
-def kubelet_env(container: dict, fields: dict[str, str]) -> dict[str, str]:
-    """The container's env as the kubelet resolves it (values and fieldRefs)."""
-    env = {}
-    for e in container.get("env", []):
-        if "value" in e:
-            env[e["name"]] = e["value"]
-        else:
-            env[e["name"]] = fields[e["valueFrom"]["fieldRef"]["fieldPath"]]
-    return env
-
-
-def expand(arg: str, env: dict[str, str]) -> str:
-    """Kubernetes' $(VAR) expansion in args (unknown references stay as written)."""
-    return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m[1], m[0]), arg)
 
 
 class InstalledServer:
@@ -117,18 +101,8 @@ class InstalledServer:
 
     def start(self) -> "InstalledServer":
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"server exited:\n{self.log_tail()}"
-            try:
-                if self.get("/readyz").status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"server not ready in 60 s:\n{self.log_tail()}")
+        self.proc = spawn_until_ready(self.cmd, self.env, self.log, self.get, self.log_tail)
+        return self
 
     def stop(self) -> int:
         code = stop_group(self.proc)

@@ -10,6 +10,7 @@ objects against the real kube-apiserver.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -22,6 +23,23 @@ from .cluster import ApiError, Rest
 
 CHART = paths.REPO / "deploy" / "helm" / "podiam"
 TOOL = paths.TESTS / "helm" / "tool" / "build.sh"
+
+
+def kubelet_env(container: dict, fields: dict[str, str]) -> dict[str, str]:
+    """The container's env as the kubelet resolves it: values as written, fieldRefs from
+    `fields` (fieldPath -> value, e.g. {"spec.nodeName": node})."""
+    env = {}
+    for e in container.get("env", []):
+        if "value" in e:
+            env[e["name"]] = e["value"]
+        else:
+            env[e["name"]] = fields[e["valueFrom"]["fieldRef"]["fieldPath"]]
+    return env
+
+
+def expand(arg: str, env: dict[str, str]) -> str:
+    """Kubernetes' $(VAR) expansion in args (unknown references stay as written)."""
+    return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m[1], m[0]), arg)
 
 
 def helm_binary() -> Path:

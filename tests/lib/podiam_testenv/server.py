@@ -32,6 +32,7 @@ from .imds_client import ACCOUNT, ALLOWED
 from .kube import Kube, unique
 from .moto import free_port
 from .netns import Relay
+from .webhook import WebhookCerts
 
 DEPLOY = paths.REPO / "deploy" / "server"
 ROLE_KEY = "iam.amazonaws.com/role"
@@ -68,13 +69,35 @@ def apply_server_rbac(cluster) -> None:
     apply_rbac(cluster, DEPLOY, ("serviceaccount.yaml", "rbac.yaml"))
 
 
+def spawn_until_ready(cmd, env: dict[str, str], log, get, log_tail, timeout: float = 60
+                      ) -> subprocess.Popen:
+    """Starts a `podiam server` process (its own process group, output to `log`) and returns it
+    once get("/readyz") answers 200; AssertionError with the log's tail if it exits or is not
+    ready within `timeout` seconds."""
+    proc = subprocess.Popen([str(c) for c in cmd], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"server exited:\n{log_tail()}"
+        try:
+            if get("/readyz").status_code == 200:
+                return proc
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"server not ready in {timeout} s:\n{log_tail()}")
+
+
 class Server:
     """`podiam server` as a host process on 127.0.0.1, with the podiam-server ServiceAccount's
     token in its kubeconfig and its own AWS keys in the environment. start() again after stop()
     or kill() runs a new process on the same address (same port, certificate and arguments)."""
 
-    def __init__(self, cluster, kube: Kube, sts, certs, args: tuple[str, ...]):
+    def __init__(self, cluster, kube: Kube, sts, certs, args: tuple[str, ...],
+                 client_cert: tuple[Path, Path] | None = None):
         self.cluster, self.kube, self.sts, self.certs = cluster, kube, sts, certs
+        # (certificate, key) the test's own requests present: for a server started with --ca.
+        self.client_cert = client_cert
         self.dir = Path(tempfile.mkdtemp(prefix="podiam-server-"))
         self.log_path = self.dir / "server.log"
         self.port = free_port()
@@ -110,18 +133,8 @@ class Server:
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.log.write(f"--- start {self.starts}\n".encode())
         self.log.flush()
-        self.proc = subprocess.Popen([str(c) for c in cmd], env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"server exited:\n{self.log_tail()}"
-            try:
-                if self.get("/readyz").status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"server not ready in {timeout} s:\n{self.log_tail()}")
+        self.proc = spawn_until_ready(cmd, env, self.log, self.get, self.log_tail, timeout)
+        return self
 
     def stop(self) -> int:
         code = stop_group(self.proc)
@@ -152,7 +165,8 @@ class Server:
                 assert token[20:60] not in text, "a ServiceAccount token in the server log"
 
     def get(self, path: str) -> requests.Response:
-        return requests.get(self.url + path, verify=self.certs.ca_file, timeout=10)
+        return requests.get(self.url + path, verify=self.certs.ca_file, cert=self.client_cert,
+                            timeout=10)
 
     def ask(self, token: str | None, body, headers: dict | None = None) -> requests.Response:
         h = dict(headers or {})
@@ -161,7 +175,7 @@ class Server:
         data = body if isinstance(body, (str, bytes)) else json.dumps(body)
         h.setdefault("Content-Type", "application/json")
         return requests.post(self.url + "/v1/credentials", data=data, headers=h,
-                             verify=self.certs.ca_file, timeout=15)
+                             verify=self.certs.ca_file, cert=self.client_cert, timeout=15)
 
     def metric(self, name: str, labels: str = "") -> float:
         prefix = f"{name}{{{labels}}}" if labels else name
@@ -209,6 +223,19 @@ class Setup:
         self.kube.delete_namespace(self.ns)
         for node in self.kube.created_nodes:
             self.kube.delete_node(node)
+
+
+def module_server(cluster, sts, setup: Setup, certs_dir: Path, extra_args: tuple[str, ...] = (),
+                  client_cert: tuple[Path, Path] | None = None):
+    """For a module-scoped fixture (`yield from`): a started Server with `setup`'s arguments (and
+    `extra_args`; `client_cert` for the test's own requests); afterwards it is stopped and its
+    log checked for sanitizer reports and secrets."""
+    srv = Server(cluster, setup.kube, sts, WebhookCerts(certs_dir),
+                 (*setup.server_args(), *extra_args), client_cert=client_cert).start()
+    yield srv
+    code = srv.stop()
+    srv.check_log(setup.tokens)
+    assert code == 0, f"server exit code {code}:\n{srv.log_tail()}"
 
 
 def app_pod(setup: Setup, node: str, role: str | None = "srv-app") -> dict:
