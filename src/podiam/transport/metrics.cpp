@@ -58,13 +58,19 @@ HttpServerMetrics::HttpServerMetrics(metrics::Registry& registry)
       timeouts(registry.AddCounter(
           "podiam_http_server_timeouts_total",
           "Connections closed by a deadline, by phase (header, body, write, idle).",
-          {"server", "phase"})) {}
+          {"server", "phase"})),
+      tls_handshake_failures(registry.AddCounter(
+          "podiam_http_server_tls_handshake_failures_total",
+          "TLS handshakes that failed: no or an untrusted client certificate where one is "
+          "required, plain HTTP to a TLS port, a client that does not trust the server.",
+          {"server"})) {}
 
 HttpServerSeries::HttpServerSeries(HttpServerMetrics& families, std::string_view server)
     : connections_accepted(families.connections_accepted.WithLabels({server})),
       connections_rejected(families.connections_rejected.WithLabels({server})),
       connections_open(families.connections_open.WithLabels({server})),
-      request_duration(families.request_duration.WithLabels({server})) {
+      request_duration(families.request_duration.WithLabels({server})),
+      tls_handshake_failures(families.tls_handshake_failures.WithLabels({server})) {
   static constexpr std::array<std::string_view, 6> kClasses = {"other", "1xx", "2xx",
                                                                "3xx",   "4xx", "5xx"};
   for (std::size_t i = 0; i < kClasses.size(); ++i) {

@@ -45,6 +45,7 @@ struct HttpServerMetrics {
   metrics::Family<metrics::Histogram>& request_duration;    // {server}
   metrics::Family<metrics::Counter>& parse_errors;          // {server, kind}
   metrics::Family<metrics::Counter>& timeouts;              // {server, phase}
+  metrics::Family<metrics::Counter>& tls_handshake_failures;  // {server}
 };
 
 // One server's series, resolved once so the hot path only touches atomics.
@@ -58,6 +59,7 @@ struct HttpServerSeries {
   metrics::Histogram& request_duration;
   std::array<metrics::Counter*, kParseErrorKinds> parse_errors{};
   std::array<metrics::Counter*, kTimeoutPhases> timeouts{};
+  metrics::Counter& tls_handshake_failures;
 
   void CountRequest(int status) {
     int cls = status / 100;

@@ -247,6 +247,9 @@ class Connection final : public ConnectionBase,
       return;
     }
     if (ec) {
+      if (state_->series) {
+        state_->series->tls_handshake_failures.Inc();
+      }
       state_->log.Debug("TLS handshake failed",
                         {{"server", options().name}, {"error", ec.message()}});
       Close();

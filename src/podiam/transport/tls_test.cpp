@@ -9,10 +9,12 @@
 #include <filesystem>
 #include <thread>
 
+#include "podiam/metrics/registry.hpp"
 #include "podiam/testing/test_pki.hpp"
 #include "podiam/transport/cert_chain.hpp"
 #include "podiam/transport/http_client.hpp"
 #include "podiam/transport/http_server.hpp"
+#include "podiam/transport/metrics.hpp"
 
 namespace podiam::transport {
 namespace {
@@ -50,6 +52,9 @@ class TlsTest : public ::testing::Test {
   }
 
   static testing::TestPki* pki_;
+  // Before server_: its connections update the series until it is destroyed.
+  metrics::Registry registry_;
+  HttpServerMetrics families_{registry_};
   std::unique_ptr<HttpServer> server_;
 };
 
@@ -150,12 +155,21 @@ TEST_F(TlsTest, InsecureSkipVerifyAcceptsAnything) {
 }
 
 TEST_F(TlsTest, MutualTlsRequiresTheClientCertificate) {
-  StartServer({.tls_cert_file = pki_->server_cert,
+  StartServer({.name = "mtls",
+               .metrics = &families_,
+               .tls_cert_file = pki_->server_cert,
                .tls_key_file = pki_->server_key,
                .tls_client_ca_file = pki_->ca_cert});
   auto without = Client({.ca_file = pki_->ca_cert})->Send({.url = Url("localhost")});
   ASSERT_FALSE(without);
   EXPECT_EQ(without.error().code(), ErrorCode::kUnavailable);
+  // The refusal is counted where an operator looks (the server closes; TLS 1.3 may tell the
+  // client only on its first read, so wait for the server's side).
+  const std::string refused = R"(podiam_http_server_tls_handshake_failures_total{server="mtls"} 1)";
+  for (int i = 0; i < 200 && registry_.Render().find(refused) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_THAT(registry_.Render(), HasSubstr(refused));
 
   auto with = Client({.ca_file = pki_->ca_cert,
                       .client_cert_file = pki_->client_cert,
