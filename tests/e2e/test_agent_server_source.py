@@ -24,12 +24,10 @@ import time
 import pytest
 import yaml
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from podiam_testenv.imds_client import namespace, run_pod
 from podiam_testenv import paths
 from podiam_testenv.netns import NODE_IP
+from podiam_testenv.pki import write_pki
 
 pytestmark = pytest.mark.e2e
 
@@ -40,40 +38,13 @@ print(json.dumps({"key": c.access_key, "method": boto3.Session().get_credentials
 """
 
 
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
 def make_certs(directory: Path, dns_names: tuple[str, ...] = ()) -> tuple[Path, Path, Path]:
     """A CA and a serving certificate for 127.0.0.1 and the node's address (the relay's), or,
     given `dns_names`, for those names only (as a Service's certificate)."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(_name("podiam server stub CA"))
-          .issuer_name(_name("podiam server stub CA")).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number())
-          .not_valid_before(now - datetime.timedelta(hours=1))
-          .not_valid_after(now + datetime.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder().subject_name(_name("podiam-server"))
-            .issuer_name(ca.subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.DNSName(n) for n in dns_names] if dns_names else
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                 x509.IPAddress(ipaddress.ip_address(NODE_IP))]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    paths = (directory / "ca.pem", directory / "tls.crt", directory / "tls.key")
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return paths
+    sans = ([x509.DNSName(n) for n in dns_names] if dns_names else
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+             x509.IPAddress(ipaddress.ip_address(NODE_IP))])
+    return write_pki(directory, "podiam-server", sans=sans)
 
 
 class ServerStub:

@@ -12,7 +12,7 @@ that sends the real kube-apiserver's pod creations in selected namespaces to it.
 from __future__ import annotations
 
 import base64
-import datetime
+import ipaddress
 import os
 import ssl
 import subprocess
@@ -21,13 +21,11 @@ from pathlib import Path
 
 import requests
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from .agent import podiam_binary
 from .cluster import Cluster
 from .moto import free_port
+from .pki import cert_pem, key_pem, make_ca, make_leaf
 
 TEST_LABEL = "podiam.io/webhook-test"
 
@@ -39,10 +37,6 @@ TEST_LABEL = "podiam.io/webhook-test"
 MOUNT_VIEW = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
               'mount -t tmpfs tmpfs /run && mkdir -p "$(dirname "$PODIAM_TOKEN_PATH")" && '
               'cp "$PODIAM_TOKEN_SOURCE" "$PODIAM_TOKEN_PATH" && exec "$@"', "mount-view"]
-
-
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
 class WebhookCerts:
@@ -58,37 +52,18 @@ class WebhookCerts:
         self.rotate()
 
     def rotate(self) -> None:
-        now = datetime.datetime.now(datetime.timezone.utc)
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca = (x509.CertificateBuilder().subject_name(_name("podiam webhook test CA"))
-              .issuer_name(_name("podiam webhook test CA")).public_key(ca_key.public_key())
-              .serial_number(x509.random_serial_number())
-              .not_valid_before(now - datetime.timedelta(hours=1))
-              .not_valid_after(now + datetime.timedelta(days=1))
-              .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-              .sign(ca_key, hashes.SHA256()))
-        key = ec.generate_private_key(ec.SECP256R1())
-        import ipaddress
-        cert = (x509.CertificateBuilder().subject_name(_name("podiam-webhook"))
-                .issuer_name(ca.subject).public_key(key.public_key())
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(hours=1))
-                .not_valid_after(now + datetime.timedelta(days=1))
-                .add_extension(x509.SubjectAlternativeName(
-                    [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
-                    critical=False)
-                .sign(ca_key, hashes.SHA256()))
-        self.ca_pem = ca.public_bytes(serialization.Encoding.PEM)
+        ca, ca_key = make_ca("podiam webhook test CA")
+        cert, key = make_leaf(ca, ca_key, "podiam-webhook", sans=[
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")])
+        self.ca_pem = cert_pem(ca)
         self.serial = cert.serial_number
         self.ca_file.write_bytes(self.ca_pem)
         # Key first, then certificate: the webhook must not load a mismatched pair for good.
         tmp_key = self.dir / "tls.key.tmp"
-        tmp_key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                              serialization.PrivateFormat.PKCS8,
-                                              serialization.NoEncryption()))
+        tmp_key.write_bytes(key_pem(key))
         os.replace(tmp_key, self.key_file)
         tmp_cert = self.dir / "tls.crt.tmp"
-        tmp_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        tmp_cert.write_bytes(cert_pem(cert))
         os.replace(tmp_cert, self.cert_file)
 
     @property
