@@ -38,13 +38,13 @@ std::string_view TimeoutPhaseName(TimeoutPhase phase);
 struct HttpServerMetrics {
   explicit HttpServerMetrics(metrics::Registry& registry);
 
-  metrics::Family<metrics::Counter>& connections_accepted;  // {server}
-  metrics::Family<metrics::Counter>& connections_rejected;  // {server}
-  metrics::Family<metrics::Gauge>& connections_open;        // {server}
-  metrics::Family<metrics::Counter>& requests;              // {server, code}: "2xx", "4xx", ...
-  metrics::Family<metrics::Histogram>& request_duration;    // {server}
-  metrics::Family<metrics::Counter>& parse_errors;          // {server, kind}
-  metrics::Family<metrics::Counter>& timeouts;              // {server, phase}
+  metrics::Family<metrics::Counter>& connections_accepted;    // {server}
+  metrics::Family<metrics::Counter>& connections_rejected;    // {server}
+  metrics::Family<metrics::Gauge>& connections_open;          // {server}
+  metrics::Family<metrics::Counter>& requests;                // {server, code}: "2xx", "4xx", ...
+  metrics::Family<metrics::Histogram>& request_duration;      // {server}
+  metrics::Family<metrics::Counter>& parse_errors;            // {server, kind}
+  metrics::Family<metrics::Counter>& timeouts;                // {server, phase}
   metrics::Family<metrics::Counter>& tls_handshake_failures;  // {server}
 };
 
