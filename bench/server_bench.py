@@ -33,6 +33,13 @@ time it was taken (the machine may be shared).
      (`podiam_k8s_informer_store_bytes`), AssumeRole count, the ceiling (every pod page fetched
      without parsing), and glibc's malloc_stats() /
      malloc_trim(0) in the server through gdb (live bytes vs RSS; skipped without gdb).
+  4. kiam (--kiam PATH, a kiam binary built by hand outside the repository): `kiam server`
+     against the same real apiserver and 20,000 pods, after podiam's run: time from process
+     start to its "listening" log line (kiam logs it once its pod and namespace informers have
+     synced), RSS and CPU at that moment and over the same idle window. kiam's AWS SDK (Go, v1)
+     has no STS endpoint setting, so its prefetch cannot reach moto here: its credential cache
+     stays empty, and its AssumeRole attempts fail at DNS (reported, not hidden). Run without
+     --region: kiam checks a regional endpoint's DNS name at start-up and exits without it.
 """
 
 from __future__ import annotations
@@ -242,7 +249,6 @@ async def _load(port: int, ca: Path, nodes: list[dict], rate: float, seconds: fl
         return await asyncio.open_connection("127.0.0.1", port, ssl=ctx)
 
     async def node_run(node: dict, start: float):
-        nonlocal errors
         pool: asyncio.Queue = asyncio.Queue()
         for _ in range(conns_per_node):
             pool.put_nowait(await connect())
@@ -442,6 +448,58 @@ def real_part(args, sts: FaultProxy, certs: WebhookCerts, tmp: Path, closers: li
     res["end"] = proc_sample(server.proc.pid)
     server.stop()
     closers.remove(server.stop)
+    if args.kiam:
+        log("starting kiam server over the same apiserver")
+        res["kiam"] = kiam_part(args, cluster, certs, tmp)
+        log(f"kiam: {res['kiam']}")
+    return res
+
+
+def kiam_part(args, cluster: Cluster, certs: WebhookCerts, tmp: Path) -> dict:
+    """`kiam server` (args.kiam) over the same apiserver: start-up to "listening", RSS, CPU."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp),
+           "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "bench",
+           "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+    log_path = tmp / "kiam-server.log"
+    t0 = time.monotonic()
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen(
+            [args.kiam, "server", "--kubeconfig", str(cluster.kubeconfig),
+             "--bind", f"127.0.0.1:{free_port()}", "--cert", str(certs.cert_file),
+             "--key", str(certs.key_file), "--ca", str(certs.ca_file),
+             # no --region: kiam resolves sts.<region>.amazonaws.com at start-up and exits when
+             # that fails (no DNS here); the global endpoint is not checked
+             # kiam (main, 2950404) refuses to start without the role its own STS calls assume
+             "--role-base-arn", BASE, "--assume-role-arn", BASE + "kiam-server",
+             "--level", "info",
+             "--prometheus-listen-addr", f"127.0.0.1:{free_port()}"],
+            env=env, stdout=out, stderr=subprocess.STDOUT)
+    res: dict = {"binary": args.kiam, "version": args.kiam_version}
+    try:
+        while "listening" not in log_path.read_text(errors="replace"):
+            if proc.poll() is not None:
+                raise RuntimeError(f"kiam server exited {proc.returncode}: see {log_path}")
+            if time.monotonic() - t0 > 600:
+                raise RuntimeError(f"kiam server not listening after 600 s: see {log_path}")
+            time.sleep(0.2)
+        res["listening_s"] = round(time.monotonic() - t0, 2)
+        res["at_listening"] = proc_sample(proc.pid)
+        a = proc_sample(proc.pid)
+        time.sleep(args.idle)
+        b = proc_sample(proc.pid)
+        res["idle"] = {"seconds": args.idle, "cpu_s": round(b["cpu_s"] - a["cpu_s"], 2),
+                       "cpu_percent": round(100 * (b["cpu_s"] - a["cpu_s"]) / args.idle, 2),
+                       "end": b}
+        text = log_path.read_text(errors="replace")
+        res["sts_errors_logged"] = sum(1 for line in text.splitlines()
+                                       if "error" in line.lower() and "sts" in line.lower())
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
     return res
 
 
@@ -587,6 +645,9 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-sim", action="store_true")
     ap.add_argument("--skip-agent", action="store_true",
                     help="no pod → agent (server mode) run (it needs root: network namespaces)")
+    ap.add_argument("--kiam", help="a kiam binary (built by hand, outside the repository): also "
+                    "measure `kiam server` over the real apiserver's pods")
+    ap.add_argument("--kiam-version", default="", help="what that binary is, for the record")
     ap.add_argument("--out")
     args = ap.parse_args(argv)
     if args.quick:
@@ -673,6 +734,15 @@ def markdown(res: dict) -> str:
                     f"{a['p50_ms']} ms | {a['p90_ms']} ms | {a['p99_ms']} ms | {a['max_ms']} ms | "
                     f"{a['errors']} | {a['server_requests_during']} server requests "
                     f"(agent CPU {a['agent_cpu_percent']} %) |"]
+        k = real.get("kiam")
+        if k:
+            out += ["", f"kiam server ({k['version'] or k['binary']}) over the same "
+                    f"{real['pods']:,} pods: \"listening\" (informers synced) after "
+                    f"{k['listening_s']} s, RSS {k['at_listening']['VmRSS']} / "
+                    f"{k['idle']['end']['VmRSS']} MiB (start-up / after idle), peak "
+                    f"{k['idle']['end']['VmHWM']} MiB, {k['at_listening']['cpu_s']} CPU s for "
+                    f"start-up, {k['idle']['cpu_percent']} % idle; STS unreachable for it "
+                    f"({k['sts_errors_logged']} STS errors logged).", ""]
     return "\n".join(out)
 
 
